@@ -19,7 +19,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # The temp name keeps the target's suffix: some writers (Keras) insist on it.
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
         os.close(fd)
     except OSError as e:
         raise OutputError(f"{target}: cannot write here ({e.strerror}); choose another path") from e

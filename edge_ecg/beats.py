@@ -175,8 +175,11 @@ class BeatFeaturizer:
         post = min(post, MAX_RR) if post is not None else fallback
         local = local if local is not None else fallback
         long = long if long is not None else fallback
-        ratios = np.array([pre / long, post / long, local / long, pre / post])
-        out = np.concatenate([[pre, post, local, long], np.clip(ratios, 0.0, MAX_RATIO)])
+        # The mean, unlike the median, feels the long pauses of a slow underlying rhythm: in a
+        # record where ectopic beats outnumber sinus ones (MIT-BIH 232) only it shows them early.
+        mean = float(np.mean(history)) if history else fallback
+        ratios = [pre / long, post / long, local / long, pre / post, pre / mean, post / mean]
+        out = np.concatenate([[pre, post, local, long, mean], np.clip(ratios, 0.0, MAX_RATIO)])
         return out.astype(np.float32)
 
     def _trim(self) -> None:

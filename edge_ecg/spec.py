@@ -6,7 +6,7 @@ trained on the old inputs is refused by the runtime instead of answering silentl
 
 from __future__ import annotations
 
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"
 
 #: Sampling rate of the cleaned signal that the detector and the model see (Hz).
 FS = 180
@@ -26,10 +26,13 @@ RR_FEATURES = (
     "post_rr",
     "local_rr",
     "long_rr",
+    "mean_rr",
     "pre_over_long",
     "post_over_long",
     "local_over_long",
     "pre_over_post",
+    "pre_over_mean",
+    "post_over_mean",
 )
 N_RR = len(RR_FEATURES)
 

@@ -10,7 +10,7 @@ from edge_ecg.beats import extract_beats
 from edge_ecg.filters import StreamFIR, baseline_kernel, lowpass_kernel
 from edge_ecg.preprocess import Cleaner, clean
 from edge_ecg.resample import StreamResampler
-from edge_ecg.spec import FS, PRE
+from edge_ecg.spec import FS, PRE, RR_FEATURES
 from edge_ecg.synthetic import synthetic_ecg
 
 RATES = (100, 128, 250, 257, 360, 500, 1000)
@@ -112,8 +112,12 @@ def test_rr_features_follow_the_rhythm():
     labels = ecg.labels[[b.seq for b in beats]]
     rr = np.stack([b.rr for b in beats])
     normal, premature = rr[labels == 0], rr[labels != 0]
-    assert np.median(normal[:, 3]) == pytest.approx(1.0, abs=0.05)  # long-term RR, 60 bpm
-    assert np.median(premature[:, 4]) < 0.75 < np.median(normal[:, 4])  # pre / long
+    long, pre_over_long = RR_FEATURES.index("long_rr"), RR_FEATURES.index("pre_over_long")
+    assert np.median(normal[:, long]) == pytest.approx(1.0, abs=0.05)  # 60 bpm
+    assert np.median(premature[:, pre_over_long]) < 0.75 < np.median(normal[:, pre_over_long])
+    mean, pre_over_mean = RR_FEATURES.index("mean_rr"), RR_FEATURES.index("pre_over_mean")
+    assert np.median(normal[:, mean]) == pytest.approx(1.0, abs=0.1)
+    assert np.median(premature[:, pre_over_mean]) < 0.8 < np.median(normal[:, pre_over_mean])
 
 
 def test_window_is_centred_on_the_r_peak():

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_ecg.atomic import atomic_path
-from edge_ecg.dataset import Progress, iter_split
 from edge_ecg.datadir import database_dir, sha256_file
+from edge_ecg.dataset import Progress, iter_split
 from edge_ecg.errors import OutputError
 from edge_ecg.spec import PREPROCESSING_VERSION
 from edge_ecg.splits import split_records

@@ -1,0 +1,169 @@
+"""Run a ``.tflite`` beat classifier: the one place that picks an interpreter and (de)quantizes.
+
+Backends in order of preference: LiteRT (``ai-edge-litert``), ``tflite-runtime``, and
+``tf.lite`` only when TensorFlow happens to be installed. The model's input tensors are found
+by shape (a (1, WINDOW, CHANNELS) beat window and a (1, N_RR) RR vector), not by name, since
+converters rename and reorder inputs. Integer models are fed and read through their own
+quantization parameters, so callers always pass and get float32.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .manifest import read_manifest
+from .spec import CHANNELS, CLASSES, N_RR, WINDOW
+
+BACKENDS = ("litert", "tflite_runtime", "tensorflow")
+
+
+def interpreter_class(backend: str | None = None) -> tuple[str, type]:
+    """The first available interpreter (or the one asked for) as (name, class)."""
+    for name in (backend,) if backend else BACKENDS:
+        if name == "litert" and importlib.util.find_spec("ai_edge_litert"):
+            from ai_edge_litert.interpreter import Interpreter
+
+            return name, Interpreter
+        if name == "tflite_runtime" and importlib.util.find_spec("tflite_runtime"):
+            from tflite_runtime.interpreter import Interpreter
+
+            return name, Interpreter
+        if name == "tensorflow" and importlib.util.find_spec("tensorflow"):
+            import tensorflow as tf
+
+            return name, tf.lite.Interpreter
+        if name not in BACKENDS:
+            raise InputError(f"--backend: {name!r} is not one of {', '.join(BACKENDS)}")
+    raise ModelError(
+        "no TFLite interpreter installed: pip install ai-edge-litert "
+        "(or tflite-runtime where no LiteRT wheel exists)"
+        if backend is None
+        else f"backend {backend} is not installed"
+    )
+
+
+@dataclass(frozen=True)
+class Port:
+    """One input or output tensor and how to convert float32 to and from its dtype."""
+
+    index: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype in (np.int8, np.uint8, np.int16) and self.scale > 0
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        if not self.quantized:
+            return np.asarray(x, dtype=self.dtype)
+        info = np.iinfo(self.dtype)
+        q = np.round(np.asarray(x, np.float32) / self.scale) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        if not self.quantized:
+            return np.asarray(q, dtype=np.float32)
+        return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+
+
+def _port(detail: dict) -> Port:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return Port(
+        index=detail["index"],
+        shape=tuple(int(v) for v in detail["shape"]),
+        dtype=np.dtype(detail["dtype"]),
+        scale=float(scale),
+        zero_point=int(zero_point),
+    )
+
+
+class TFLiteModel:
+    """A beat classifier in a ``.tflite`` file: ``predict(windows, rr)`` -> probabilities.
+
+    Parameters
+    ----------
+    path : the ``.tflite`` file; its ``.manifest.json`` is verified first unless ``verify`` is
+        False (for files straight out of the converter, before their manifest exists).
+    threads : interpreter threads (1 is fastest for one beat at a time on small CPUs).
+    backend : force one of ``BACKENDS``; default the first installed.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        threads: int = 1,
+        verify: bool = True,
+        backend: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+        except OSError as e:
+            raise ModelError(f"{self.path}: cannot read the model ({e.strerror})") from None
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError(f"{self.path}: not a TFLite model (no TFL3 identifier)")
+        self.manifest = read_manifest(self.path, data) if verify else None
+        if threads < 1:
+            raise InputError(f"--threads: {threads} must be at least 1")
+        self.backend, cls = interpreter_class(backend)
+        try:
+            self._interp = cls(model_content=data, num_threads=threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{self.path}: the interpreter cannot load it ({first})") from None
+        self.size_bytes = len(data)
+        self._window, self._rr, self._out = self._find_ports()
+
+    def _find_ports(self) -> tuple[Port, Port, Port]:
+        inputs = [_port(d) for d in self._interp.get_input_details()]
+        outputs = [_port(d) for d in self._interp.get_output_details()]
+        by_shape = {p.shape: p for p in inputs}
+        window = by_shape.get((1, WINDOW, CHANNELS))
+        rr = by_shape.get((1, N_RR))
+        if len(inputs) != 2 or window is None or rr is None:
+            raise ModelError(
+                f"{self.path}: inputs are {[p.shape for p in inputs]}, but the preprocessing "
+                f"gives (1, {WINDOW}, {CHANNELS}) and (1, {N_RR}); the model was made for other "
+                "inputs"
+            )
+        if len(outputs) != 1 or outputs[0].shape != (1, len(CLASSES)):
+            raise ModelError(
+                f"{self.path}: output is {[p.shape for p in outputs]}, expected "
+                f"(1, {len(CLASSES)}) class probabilities"
+            )
+        return window, rr, outputs[0]
+
+    @property
+    def precision(self) -> str:
+        """``int8`` for a fully integer model, else the input dtype name."""
+        return "int8" if self._window.quantized else str(self._window.dtype)
+
+    def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, 5) float32 of n beats, one invoke per beat."""
+        windows = np.asarray(windows, dtype=np.float32)
+        rr = np.asarray(rr, dtype=np.float32)
+        if windows.ndim != 3 or windows.shape[1:] != (WINDOW, CHANNELS):
+            raise InputError(f"windows: shape {windows.shape}, expected (n, {WINDOW}, {CHANNELS})")
+        if rr.shape != (windows.shape[0], N_RR):
+            raise InputError(f"rr: shape {rr.shape}, expected ({windows.shape[0]}, {N_RR})")
+        qw = self._window.quantize(windows)[:, None]
+        qr = self._rr.quantize(rr)[:, None]
+        out = np.empty((windows.shape[0], len(CLASSES)), dtype=self._out.dtype)
+        interp = self._interp
+        iw, ir, io = self._window.index, self._rr.index, self._out.index
+        for i in range(windows.shape[0]):
+            interp.set_tensor(iw, qw[i])
+            interp.set_tensor(ir, qr[i])
+            interp.invoke()
+            out[i] = interp.get_tensor(io)[0]
+        return self._out.dequantize(out)

@@ -1,0 +1,88 @@
+"""Load any beat classifier the toolkit makes behind one interface: ``predict(windows, rr)``.
+
+``.tflite`` files run on the TFLite interpreter (no TensorFlow). ``.keras`` files need
+TensorFlow, imported only here and only when such a file is given; they load with
+``safe_mode=True``, so a model file can never run code of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .interpreter import TFLiteModel
+from .spec import CHANNELS, CLASSES, N_RR, WINDOW
+
+#: The model shipped with the package, used when no --model is given.
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "fusion-int8.tflite"
+
+
+class BeatModel(Protocol):
+    path: Path
+
+    def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray: ...
+
+
+class KerasModel:
+    """A ``.keras`` model behind the same interface as :class:`TFLiteModel`."""
+
+    precision = "float32"
+    backend = "keras"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: no such model file")
+        if not zipfile.is_zipfile(self.path):
+            raise ModelError(f"{self.path}: not a Keras model (.keras files are zip archives)")
+        try:
+            import keras
+        except ImportError:
+            raise ModelError(
+                f"{self.path}: .keras models need TensorFlow: pip install 'edge-ecg[train]' "
+                "(the device runs the converted .tflite instead)"
+            ) from None
+        try:
+            self.model = keras.saving.load_model(self.path, safe_mode=True, compile=False)
+        except Exception as e:  # Keras raises many types for a bad archive; all mean the same
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"{self.path}: cannot load the Keras model ({first[:200]})") from None
+        shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
+        if sorted(shapes, key=len) != [(N_RR,), (WINDOW, CHANNELS)]:
+            raise ModelError(
+                f"{self.path}: inputs {shapes} do not match the preprocessing "
+                f"(({WINDOW}, {CHANNELS}) and ({N_RR},)); the model was made for other inputs"
+            )
+        self.size_bytes = self.path.stat().st_size
+        self._window_first = len(shapes[0]) == 2
+
+    def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros((0, len(CLASSES)), np.float32)
+        args = [windows, rr] if self._window_first else [rr, windows]
+        return np.asarray(self.model.predict(args, batch_size=1024, verbose=0), np.float32)
+
+
+def load_model(
+    path: str | os.PathLike[str] | None = None, threads: int = 1, backend: str | None = None
+) -> BeatModel:
+    """A ``.tflite`` or ``.keras`` beat classifier; the shipped default when ``path`` is None."""
+    if path is None:
+        if not DEFAULT_MODEL.is_file():
+            raise ModelError(
+                f"the shipped model {DEFAULT_MODEL.name} is missing from this install; pass --model"
+            )
+        return TFLiteModel(DEFAULT_MODEL, threads=threads, backend=backend)
+    path = Path(path)
+    if path.suffix == ".keras":
+        return KerasModel(path)
+    if path.suffix == ".tflite":
+        if not path.is_file():
+            raise ModelError(f"{path}: no such model file")
+        return TFLiteModel(path, threads=threads, backend=backend)
+    raise InputError(f"{path}: a model is a .tflite or .keras file")

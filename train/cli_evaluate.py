@@ -1,0 +1,71 @@
+"""``edge-ecg evaluate``: EC57 metrics of any model on a split of unseen patients."""
+
+from __future__ import annotations
+
+import click
+
+from edge_ecg.atomic import write_json
+from edge_ecg.metrics import evaluate_predictions, markdown_summary
+from edge_ecg.options import data_dir_option, json_option, progress
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    help="A .tflite or .keras model (default: the int8 model shipped with edge-ecg).",
+)
+@data_dir_option
+@click.option(
+    "--split",
+    type=click.Choice(["DS1", "DS2", "ALL"], case_sensitive=False),
+    default="DS2",
+    show_default=True,
+    help="Records to score: DS2 is the unseen-patient test set.",
+)
+@click.option(
+    "--end-to-end",
+    is_flag=True,
+    help="Find the beats with edge-ecg's own R-peak detector instead of the reference "
+    "annotations, as the device does; adds a 'detection' block.",
+)
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
+@json_option("the metrics (evaluate layout)")
+def evaluate(model_path, data_dir, split, end_to_end, threads, json_path) -> None:
+    """Score a model on MIT-BIH with the ANSI/AAMI EC57 metrics.
+
+    \b
+    Accuracy; per class (N S V F Q) sensitivity Se, positive predictivity +P, F1, specificity
+    and support; the 5x5 confusion matrix (rows reference, columns predicted); a per-record
+    table. By default beats are cut at the reference R-peaks; --end-to-end detects them.
+
+    \b
+    JSON layout: {"accuracy", "macro_f1", "classes": {"N": {"se", "ppv", "f1", "spec",
+    "support"}, ...}, "labels", "confusion", "records": {...}}; rates are fractions, null when
+    a class has no support.
+
+    \b
+    Examples:
+      edge-ecg evaluate --data-dir ../shared/data --split DS2 --json out.json
+      edge-ecg evaluate --model runs/fusion-s0/model.keras --json -
+      edge-ecg evaluate --end-to-end --split DS2 --json e2e.json
+    """
+    from edge_ecg.models import load_model
+
+    model = load_model(model_path, threads=threads)
+    if end_to_end:
+        from .end_to_end import evaluate_end_to_end
+
+        result = evaluate_end_to_end(model, data_dir, split.upper(), progress)
+    else:
+        from .beatset import load_beats
+
+        beats = load_beats(data_dir, split.upper(), progress=progress)
+        probs = model.predict(beats.windows, beats.rr)
+        result = evaluate_predictions(beats.labels, probs.argmax(1), beats.records)
+    result["model"] = {"path": str(model.path), "precision": getattr(model, "precision", None)}
+    result["split"] = split.upper()
+    if json_path:
+        write_json(json_path, result)
+    click.echo(markdown_summary(result), err=json_path == "-")

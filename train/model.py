@@ -1,0 +1,84 @@
+"""The three architectures of the ablation, built from Keras built-in layers only.
+
+All three share the CNN trunk and the RR branch, so the ablation isolates the temporal part:
+
+- ``cnn``: CNN trunk -> flatten -> head.
+- ``cnn_bilstm``: CNN trunk -> BiLSTM (final states of both directions) -> head.
+- ``fusion``: CNN trunk -> BiLSTM (every step) -> attention pooling -> head.
+
+The trunk pools the 128-sample beat window to ``STEPS`` = 8 steps, so the BiLSTM that the
+converter unrolls stays short (int8 file size grows with ops x steps). Built-in layers only:
+the saved ``.keras`` loads with ``safe_mode=True`` and carries no code.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from edge_ecg.spec import CHANNELS, CLASSES, N_RR, WINDOW
+
+ARCHS = ("cnn", "cnn_bilstm", "fusion")
+#: Steps of the sequence that reaches the BiLSTM (WINDOW / 2**4).
+STEPS = 8
+#: (filters at width 1, kernel) of the four conv blocks, each followed by max-pooling by 2.
+TRUNK = ((16, 7), (32, 5), (32, 5), (32, 3))
+#: Input names: the converter feeds its calibration data by these names.
+WINDOW_INPUT, RR_INPUT = "window", "rr"
+
+
+def scaled(n: int, width: float) -> int:
+    """Filters/units at a width multiplier, never below 4."""
+    return max(4, round(n * width))
+
+
+def build_model(
+    arch: str,
+    width: float = 1.0,
+    units: int = 16,
+    dense: int = 32,
+    dropout: float = 0.2,
+    rr_mean: np.ndarray | None = None,
+    rr_var: np.ndarray | None = None,
+    batch_size: int | None = None,
+) -> keras.Model:
+    """Build an untrained model; ``rr_mean``/``rr_var`` standardise the RR features inside it.
+
+    ``batch_size=1`` gives the fixed-batch graph the converter needs; weights are the same.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
+    window = keras.Input((WINDOW, CHANNELS), batch_size=batch_size, name=WINDOW_INPUT)
+    rr = keras.Input((N_RR,), batch_size=batch_size, name=RR_INPUT)
+
+    x = window
+    for i, (filters, kernel) in enumerate(TRUNK):
+        x = layers.Conv1D(
+            scaled(filters, width), kernel, padding="same", use_bias=False, name=f"conv{i}"
+        )(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        x = layers.MaxPooling1D(2, name=f"pool{i}")(x)
+
+    lstm_units = scaled(units, width)
+    if arch == "cnn":
+        x = layers.Flatten(name="flatten")(x)
+    elif arch == "cnn_bilstm":
+        x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
+    else:
+        seq = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm")(x)
+        score = layers.Dense(lstm_units, activation="tanh", name="att_hidden")(seq)
+        score = layers.Dense(1, use_bias=False, name="att_score")(score)
+        score = layers.Flatten(name="att_flat")(score)
+        weights = layers.Softmax(name="att_weights")(score)
+        x = layers.Dot(axes=1, name="att_pool")([weights, seq])
+
+    if rr_mean is None:
+        rr_mean, rr_var = np.zeros(N_RR), np.ones(N_RR)
+    rr_n = layers.Normalization(mean=rr_mean, variance=rr_var, name="rr_norm")(rr)
+    x = layers.Concatenate(name="fuse")([x, rr_n])
+    x = layers.Dense(scaled(dense, width), activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    out = layers.Dense(len(CLASSES), activation="softmax", name="probs")(x)
+    return keras.Model([window, rr], out, name=f"{arch}_w{width:g}")

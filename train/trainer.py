@@ -1,0 +1,211 @@
+"""Train one model into a RUN_DIR: early stopping on DS1 patients held out, then DS2 once.
+
+A RUN_DIR is the whole story of a model: ``config.yaml`` (the exact settings), ``checksums.json``
+(the source records), ``history.json`` (per epoch), ``model.keras`` (the selected epoch),
+``metrics.json`` (DS2, evaluate layout) and ``holdout.json``. Every epoch leaves a checkpoint,
+so a killed run resumes where it stopped; a finished run is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from edge_ecg.atomic import atomic_path, write_json, write_text
+from edge_ecg.errors import InputError
+from edge_ecg.metrics import evaluate_predictions
+from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
+from edge_ecg.splits import DS1
+
+from .beatset import BeatSet, load_beats
+from .config import RunConfig
+
+Log = Callable[[str], None]
+
+
+def class_weights(labels: np.ndarray, power: float) -> dict[int, float]:
+    """(n / (k n_c)) ** power per class present, normalised to a mean beat weight of 1."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(float)
+    present = counts > 0
+    w = np.zeros(len(CLASSES))
+    w[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    w /= (w * counts).sum() / counts.sum()
+    return {i: float(w[i]) for i in range(len(CLASSES)) if present[i]}
+
+
+def augment(windows: np.ndarray, rng: np.random.Generator, scale: float, noise: float):
+    """Random amplitude scale and white noise, the same on both channels (one raw beat)."""
+    if scale == 0 and noise == 0:
+        return windows
+    n = windows.shape[0]
+    s = 1 + rng.uniform(-scale, scale, size=(n, 1, 1))
+    e = rng.normal(0, noise, size=(n, windows.shape[1], 1))
+    return (windows * s + e).astype(np.float32)
+
+
+def predict(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities of a beat set."""
+    if len(beats) == 0:
+        return np.zeros((0, len(CLASSES)), np.float32)
+    return model.predict([beats.windows, beats.rr], batch_size=batch_size, verbose=0)
+
+
+def _macro_f1(model, beats: BeatSet) -> tuple[float, dict]:
+    result = evaluate_predictions(beats.labels, predict(model, beats).argmax(1))
+    return result["macro_f1"] or 0.0, result
+
+
+def _epoch_bar(total: int, label: str):
+    """A Keras callback drawing one progress bar per epoch."""
+    import keras
+    from tqdm import tqdm
+
+    class Bar(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.bar = tqdm(total=total, desc=label, unit="batch", leave=False, mininterval=1)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and batch % 20 == 0:
+                self.bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.close()
+
+    return Bar()
+
+
+def train_run(
+    config: RunConfig,
+    data_dir: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str],
+    log: Log = print,
+    evaluate_ds2: bool = True,
+) -> dict:
+    """Train (or resume) one run into ``out`` and return its DS2 metrics."""
+    import keras
+
+    from .model import build_model
+
+    out = Path(out)
+    if (out / "metrics.json").is_file():
+        log(f"{out}: already finished, skipped")
+        return json.loads((out / "metrics.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "config.yaml"
+    if saved.is_file() and yaml.safe_load(saved.read_text()) != config.to_dict():
+        raise InputError(f"{out}: holds a run with another config; choose a new --out")
+    write_text(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+    keras.utils.set_random_seed(config.seed)
+    ds1 = load_beats(data_dir, "DS1", config.lead)
+    train_records = config.records or [r for r in DS1 if r not in config.holdout]
+    train, holdout = ds1.select(train_records), ds1.select(config.holdout)
+    if len(train) == 0:
+        raise InputError("no training beats: check records/holdout")
+    write_json(out / "checksums.json", {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums})
+
+    model = build_model(
+        config.arch,
+        config.width,
+        config.units,
+        config.dense,
+        config.dropout,
+        rr_mean=train.rr.mean(0),
+        rr_var=train.rr.var(0) + 1e-6,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    weights = class_weights(train.labels, config.class_weight_power)
+
+    history: list[dict] = []
+    state_path, last_path, best_path = out / "state.json", out / "last.keras", out / "best.keras"
+    rng = np.random.default_rng(config.seed)
+    if state_path.is_file() and last_path.is_file():
+        state = json.loads(state_path.read_text())
+        history = state["history"]
+        model = keras.saving.load_model(last_path, safe_mode=True)
+        rng.bit_generator.state = state["rng"]
+        log(f"{out}: resuming after epoch {len(history)}")
+    best = max((h["holdout_macro_f1"] for h in history), default=-1.0)
+    stale = (
+        len(history)
+        - 1
+        - max((i for i, h in enumerate(history) if h["holdout_macro_f1"] == best), default=-1)
+    )
+    steps = int(np.ceil(len(train) / config.batch_size))
+    started = time.perf_counter() - sum(h["seconds"] for h in history)
+
+    for epoch in range(len(history), config.epochs):
+        if history and stale >= config.patience:
+            break
+        t0 = time.perf_counter()
+        windows = augment(train.windows, rng, config.scale_jitter, config.noise)
+        fit = model.fit(
+            [windows, train.rr],
+            train.labels,
+            batch_size=config.batch_size,
+            epochs=1,
+            class_weight=weights,
+            shuffle=True,
+            verbose=0,
+            callbacks=[_epoch_bar(steps, f"epoch {epoch + 1}/{config.epochs}")],
+        )
+        score, _ = _macro_f1(model, holdout) if len(holdout) else (0.0, None)
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": float(fit.history["loss"][-1]),
+                "holdout_macro_f1": float(score),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        stale = 0 if score > best else stale + 1
+        if score > best:
+            best = score
+            with atomic_path(best_path) as tmp:
+                model.save(tmp)
+        with atomic_path(last_path) as tmp:
+            model.save(tmp)
+        write_json(state_path, {"history": history, "rng": rng.bit_generator.state})
+        log(
+            f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f}, holdout macro-F1 "
+            f"{score:.4f}{' (best)' if stale == 0 else ''}, {history[-1]['seconds']:.0f} s"
+        )
+
+    train_seconds = time.perf_counter() - started
+    model = keras.saving.load_model(best_path, safe_mode=True)
+    with atomic_path(out / "model.keras") as tmp:
+        model.save(tmp)
+    best_epoch = max(history, key=lambda h: h["holdout_macro_f1"])["epoch"]
+    write_json(
+        out / "history.json",
+        {
+            "epochs": history,
+            "best_epoch": best_epoch,
+            "train_seconds": train_seconds,
+            "train_beats": len(train),
+            "holdout_beats": len(holdout),
+            "class_weights": {CLASSES[k]: v for k, v in weights.items()},
+            "parameters": int(model.count_params()),
+        },
+    )
+    if len(holdout):
+        write_json(out / "holdout.json", _macro_f1(model, holdout)[1])
+    for name in ("last.keras", "best.keras", "state.json"):
+        (out / name).unlink(missing_ok=True)
+    if not evaluate_ds2:
+        return {}
+    ds2 = load_beats(data_dir, "DS2", config.lead)
+    metrics = evaluate_predictions(ds2.labels, predict(model, ds2).argmax(1), ds2.records)
+    metrics["model"] = {"arch": config.arch, "width": config.width, "seed": config.seed}
+    write_json(out / "metrics.json", metrics)
+    return metrics

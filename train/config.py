@@ -27,11 +27,14 @@ class RunConfig:
     units: int = 16
     dense: int = 32
     dropout: float = 0.2
+    #: window channels the CNN sees: [1] the deviation from the running median beat only,
+    #: [0, 1] also the raw beat (overfits to patients' own morphology, docs/results.md).
+    channels: list[int] = field(default_factory=lambda: [1])
     seed: int = 0
     epochs: int = 30
     patience: int = 6
     batch_size: int = 128
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     #: class weight = (n / (k * n_class)) ** power: 0 none, 0.5 square-root, 1 balanced.
     class_weight_power: float = 0.5
     #: augmentation: random amplitude scale (+-) and Gaussian noise (in R amplitudes).

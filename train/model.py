@@ -33,6 +33,17 @@ def scaled(n: int, width: float) -> int:
     return max(4, round(n * width))
 
 
+def _select_channels(window, channels: tuple[int, ...]):
+    """Keep some window channels with built-in layers (no Lambda: models must load safely)."""
+    if channels == tuple(range(CHANNELS)):
+        return window
+    if len(channels) != 1 or channels[0] not in range(CHANNELS):
+        raise ValueError(f"channels: {channels} is not one channel or all of 0..{CHANNELS - 1}")
+    x = layers.Permute((2, 1), name="to_channels_first")(window)
+    x = layers.Cropping1D((channels[0], CHANNELS - 1 - channels[0]), name="pick_channel")(x)
+    return layers.Permute((2, 1), name="to_channels_last")(x)
+
+
 def build_model(
     arch: str,
     width: float = 1.0,
@@ -42,17 +53,21 @@ def build_model(
     rr_mean: np.ndarray | None = None,
     rr_var: np.ndarray | None = None,
     batch_size: int | None = None,
+    channels: tuple[int, ...] = (1,),
 ) -> keras.Model:
     """Build an untrained model; ``rr_mean``/``rr_var`` standardise the RR features inside it.
 
     ``batch_size=1`` gives the fixed-batch graph the converter needs; weights are the same.
+    ``channels`` picks the window channels the trunk sees: by default only the deviation from
+    the patient's running median beat, which generalised across patients better than the raw
+    beat (docs/results.md).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
     window = keras.Input((WINDOW, CHANNELS), batch_size=batch_size, name=WINDOW_INPUT)
     rr = keras.Input((N_RR,), batch_size=batch_size, name=RR_INPUT)
 
-    x = window
+    x = _select_channels(window, tuple(channels))
     for i, (filters, kernel) in enumerate(TRUNK):
         x = layers.Conv1D(
             scaled(filters, width), kernel, padding="same", use_bias=False, name=f"conv{i}"

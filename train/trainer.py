@@ -119,6 +119,7 @@ def train_run(
         config.dropout,
         rr_mean=train.rr.mean(0),
         rr_var=train.rr.var(0) + 1e-6,
+        channels=tuple(config.channels),
     )
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),

@@ -1,0 +1,140 @@
+"""The ablation: every architecture, several seeds and widths, one RUN_DIR each, resumable.
+
+    python -m train.ablation run --data-dir ../shared/data --runs runs/ablation
+    python -m train.ablation summarize --runs runs/ablation --md docs/ablation_table.md
+
+``run`` skips finished runs, so a killed ablation continues where it stopped. ``summarize``
+only reads the RUN_DIRs' metrics.json and history.json (mean +- sd over seeds per arm).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edge_ecg.atomic import write_json, write_text
+from edge_ecg.options import data_dir_option
+
+from .config import load_config
+
+SEEDS = (0, 1, 2)
+#: (run name, arch, width) of every arm.
+ARMS = (
+    ("gbt", "gbt", 1.0),
+    ("cnn", "cnn", 1.0),
+    ("cnn_bilstm", "cnn_bilstm", 1.0),
+    ("fusion", "fusion", 1.0),
+    ("fusion-w0.5", "fusion", 0.5),
+    ("fusion-w2", "fusion", 2.0),
+)
+LITERATURE = (
+    ("de Chazal et al. 2004 (LDA, hand features)", 86.2),
+    ("Mondéjar-Guerra et al. 2019 (SVM ensemble)", 94.5),
+    ("Niu et al. 2020 (symbolic CNN)", 96.4),
+)
+
+
+@click.group()
+def cli() -> None:
+    """Run or summarise the ablation."""
+
+
+@cli.command()
+@data_dir_option
+@click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs/ablation")
+@click.option("--arm", "arms", multiple=True, help="Only these arms (default all).")
+def run(data_dir, runs_dir, arms) -> None:
+    """Train every arm x seed that has no metrics.json yet."""
+    from .gbt import train_gbt_run
+    from .trainer import train_run
+
+    for name, arch, width in ARMS:
+        if arms and name not in arms:
+            continue
+        for seed in SEEDS:
+            out = Path(runs_dir) / f"{name}-s{seed}"
+            config = load_config(None, arch=arch, width=width, seed=seed)
+            click.echo(f"== {out}", err=True)
+            (train_gbt_run if arch == "gbt" else train_run)(
+                config, data_dir, out, lambda m: click.echo(m, err=True)
+            )
+
+
+def _row(metrics: dict) -> dict[str, float]:
+    c = metrics["classes"]
+    return {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "S_se": c["S"]["se"],
+        "S_ppv": c["S"]["ppv"],
+        "V_se": c["V"]["se"],
+        "V_ppv": c["V"]["ppv"],
+        "F_se": c["F"]["se"],
+    }
+
+
+def collect(runs_dir: Path) -> dict[str, list[dict]]:
+    """Arm -> one row of DS2 figures (plus time, epochs, parameters) per finished seed."""
+    arms: dict[str, list[dict]] = {}
+    for name, _, _ in ARMS:
+        for seed in SEEDS:
+            run_dir = runs_dir / f"{name}-s{seed}"
+            if not (run_dir / "metrics.json").is_file():
+                continue
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            history = json.loads((run_dir / "history.json").read_text())
+            row = _row(metrics)
+            row["seconds"] = history["train_seconds"]
+            row["epochs"] = len(history.get("epochs", [])) or None
+            row["parameters"] = history.get("parameters")
+            arms.setdefault(name, []).append(row)
+    return arms
+
+
+def _ms(values: list, scale: float = 100.0, digits: int = 1) -> str:
+    v = np.array([x for x in values if x is not None], dtype=float) * scale
+    if v.size == 0:
+        return "–"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1) if v.size > 1 else 0:.{digits}f}"
+
+
+def table(arms: dict[str, list[dict]]) -> str:
+    """Markdown: mean ± sd over seeds of each arm, then the published inter-patient results."""
+    lines = [
+        "| arm | seeds | params | accuracy % | macro-F1 % (N S V F) | S Se % | S +P % | V Se % "
+        "| V +P % | F Se % | train s (epochs) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, rows in arms.items():
+        col = {k: [r[k] for r in rows] for k in rows[0]}
+        params = rows[0]["parameters"] or "–"
+        epochs = "/".join(str(e) for e in col["epochs"] if e) or "–"
+        lines.append(
+            f"| {name} | {len(rows)} | {params} | {_ms(col['accuracy'], digits=2)} | "
+            f"{_ms(col['macro_f1'])} | {_ms(col['S_se'])} | {_ms(col['S_ppv'])} | "
+            f"{_ms(col['V_se'])} | {_ms(col['V_ppv'])} | {_ms(col['F_se'])} | "
+            f"{np.mean(col['seconds']):.0f} ({epochs}) |"
+        )
+    for ref, acc in LITERATURE:
+        lines.append(f"| {ref} | | | {acc:.1f} | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+@cli.command()
+@click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs/ablation")
+@click.option("--md", "md_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+def summarize(runs_dir, md_path, json_path) -> None:
+    """Write the ablation table (Markdown) and, optionally, every row as JSON."""
+    arms = collect(Path(runs_dir))
+    write_text(md_path, table(arms))
+    if json_path:
+        write_json(json_path, arms)
+    click.echo(table(arms))
+
+
+if __name__ == "__main__":
+    cli()

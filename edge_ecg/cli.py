@@ -16,6 +16,14 @@ from .errors import EdgeEcgError
 #: Command name -> "module:attribute", imported on first use.
 LAZY_COMMANDS: dict[str, str] = {
     "data": "edge_ecg.cli_data:data",
+    "classify": "edge_ecg.cli_classify:classify",
+    "detect": "edge_ecg.cli_classify:detect",
+    "demo": "edge_ecg.demo:demo",
+    "train": "train.cli_train:train",
+    "evaluate": "train.cli_evaluate:evaluate",
+    "convert": "convert.cli:convert",
+    "inspect": "convert.cli:inspect_model",
+    "validate": "convert.cli:validate",
 }
 
 

@@ -50,7 +50,7 @@ def test_npy_shapes_and_dtypes(tmp_path):
     with pytest.raises(InputError, match="not numeric"):
         read_signal(tmp_path / "text.npy", fs=360)
     (tmp_path / "junk.npy").write_bytes(b"not an array")
-    with pytest.raises(InputError, match="not a readable .npy"):
+    with pytest.raises(InputError, match=r"not a readable \.npy"):
         read_signal(tmp_path / "junk.npy", fs=360)
     with pytest.raises(InputError, match="sampling rate is missing"):
         read_signal(tmp_path / "ok.npy")

@@ -24,6 +24,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "convert": "convert.cli:convert",
     "inspect": "convert.cli:inspect_model",
     "validate": "convert.cli:validate",
+    "bench": "firmware_bench.cli:bench",
+    "report": "firmware_bench.cli_report:report",
 }
 
 

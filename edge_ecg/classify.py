@@ -1,0 +1,135 @@
+"""Raw ECG in, classified beats out: the device pipeline, streaming or on a whole signal.
+
+``StreamClassifier.push(samples)`` runs clean -> detect -> featurize -> classify on whatever
+arrived and returns the beats that are final; memory stays bounded however long the stream
+runs. ``classify_record`` is the same object fed one block, so batch and stream agree beat for
+beat (every stage is chunk-invariant).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .beats import Beat, BeatFeaturizer, stack_beats
+from .detect import PeakDetector
+from .errors import InputError
+from .models import BeatModel, load_model
+from .preprocess import Cleaner, check_signal
+from .spec import CLASSES, FS, WINDOW
+
+
+@dataclass(frozen=True)
+class ClassifiedBeat:
+    """One beat as the device reports it."""
+
+    sample: int  # R-peak, index into the input signal
+    time: float  # seconds from the start of the input
+    label: str  # AAMI class: N, S, V, F or Q
+    probabilities: np.ndarray  # (5,) in CLASSES order
+
+    def as_dict(self) -> dict:
+        return {
+            "sample": self.sample,
+            "time": round(self.time, 4),
+            "label": self.label,
+            "probabilities": [round(float(p), 4) for p in self.probabilities],
+        }
+
+
+class Classifier:
+    """Classify beat windows with a model (default: the shipped int8 model)."""
+
+    def __init__(
+        self, model: BeatModel | str | os.PathLike[str] | None = None, threads: int = 1
+    ) -> None:
+        self.model = model if hasattr(model, "predict") else load_model(model, threads=threads)
+
+    def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, 5)."""
+        return self.model.predict(windows, rr)
+
+    def classify(self, beats: list[Beat], fs: float) -> list[ClassifiedBeat]:
+        """Classify featurized beats of a signal sampled at ``fs``."""
+        if not beats:
+            return []
+        windows, rr = stack_beats(beats)
+        probs = self.predict(windows, rr)
+        labels = probs.argmax(1)
+        return [
+            ClassifiedBeat(b.sample, b.sample / fs, CLASSES[int(k)], p)
+            for b, k, p in zip(beats, labels, probs, strict=True)
+        ]
+
+
+class StreamClassifier:
+    """Streaming detect + classify; ``push`` returns the beats finalised so far.
+
+    Beats come out at most ``latency_seconds`` after their R-peak entered the stream.
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        model: BeatModel | str | os.PathLike[str] | None = None,
+        threads: int = 1,
+        classifier: Classifier | None = None,
+    ) -> None:
+        self.cleaner = Cleaner(fs)
+        self.fs = self.cleaner.fs
+        self.detector = PeakDetector()
+        self.featurizer = BeatFeaturizer(
+            self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
+        )
+        self.classifier = classifier or Classifier(model, threads)
+        self.samples = 0
+
+    @property
+    def latency_seconds(self) -> float:
+        """Longest delay from an R-peak entering the stream to its beat coming out."""
+        return (
+            self.cleaner.delay_seconds
+            + self.detector.latency_seconds
+            + (WINDOW - 48) / FS  # the window must be complete after the peak
+            + 3.0  # at most MAX_RR waiting for the next peak (post-RR interval)
+        )
+
+    def push(self, samples: np.ndarray) -> list[ClassifiedBeat]:
+        """Add raw samples; return the beats that are now final."""
+        samples = check_signal(samples, "stream")
+        self.samples += samples.size
+        clean = self.cleaner.push(samples)
+        peaks = self.detector.push(clean)
+        beats = self.featurizer.push(clean, peaks, self.detector.watermark)
+        return self.classifier.classify(beats, self.fs)
+
+    def flush(self) -> list[ClassifiedBeat]:
+        """End of stream: the beats still pending whose window fits."""
+        peaks = self.detector.flush()
+        beats = self.featurizer.push(np.empty(0), peaks, None)
+        beats += self.featurizer.flush()
+        return self.classifier.classify(beats, self.fs)
+
+
+def classify_record(
+    signal: np.ndarray,
+    fs: float,
+    model: BeatModel | str | os.PathLike[str] | None = None,
+    chunk: int | None = None,
+    threads: int = 1,
+) -> list[ClassifiedBeat]:
+    """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks)."""
+    signal = check_signal(signal)
+    stream = StreamClassifier(fs, model, threads)
+    if signal.size < WINDOW * stream.fs / FS:
+        raise InputError(
+            f"signal: {signal.size} samples ({signal.size / stream.fs:.2f} s) is shorter than "
+            f"one beat window ({WINDOW / FS:.2f} s)"
+        )
+    step = chunk or signal.size
+    beats: list[ClassifiedBeat] = []
+    for start in range(0, signal.size, step):
+        beats += stream.push(signal[start : start + step])
+    return beats + stream.flush()

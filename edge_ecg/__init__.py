@@ -4,8 +4,11 @@ This package never imports TensorFlow or wfdb at import time.
 """
 
 from .beats import Beat, BeatFeaturizer, extract_beats
+from .classify import ClassifiedBeat, Classifier, StreamClassifier, classify_record
+from .detect import PeakDetector, detect_peaks
 from .errors import DataError, EdgeEcgError, InputError, ModelError, OutputError
 from .preprocess import Cleaner, clean
+from .quality import QualityMonitor
 from .spec import CLASSES, FS
 
 __all__ = [
@@ -13,12 +16,19 @@ __all__ = [
     "FS",
     "Beat",
     "BeatFeaturizer",
+    "ClassifiedBeat",
+    "Classifier",
     "Cleaner",
     "DataError",
     "EdgeEcgError",
     "InputError",
     "ModelError",
     "OutputError",
+    "PeakDetector",
+    "QualityMonitor",
+    "StreamClassifier",
+    "classify_record",
     "clean",
+    "detect_peaks",
     "extract_beats",
 ]

@@ -18,6 +18,7 @@ from .detect import PeakDetector
 from .errors import InputError
 from .models import BeatModel, load_model
 from .preprocess import Cleaner, check_signal
+from .quality import QualityMonitor, Segment
 from .spec import CLASSES, FS, WINDOW
 
 
@@ -84,7 +85,11 @@ class StreamClassifier:
             self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
         )
         self.classifier = classifier or Classifier(model, threads)
+        self.quality = QualityMonitor(self.fs)
         self.samples = 0
+        self._held: list = []  # featurized beats whose input second is not judged yet
+        self._bad: list[Segment] = []  # unreadable segments that may still hold held beats
+        self._closed: list[Segment] = []  # closed segments not yet taken by the caller
 
     @property
     def latency_seconds(self) -> float:
@@ -100,17 +105,43 @@ class StreamClassifier:
         """Add raw samples; return the beats that are now final."""
         samples = check_signal(samples, "stream")
         self.samples += samples.size
+        self._note(self.quality.push(samples))
         clean = self.cleaner.push(samples)
         peaks = self.detector.push(clean)
-        beats = self.featurizer.push(clean, peaks, self.detector.watermark)
-        return self.classifier.classify(beats, self.fs)
+        self._held += self.featurizer.push(clean, peaks, self.detector.watermark)
+        return self._release(self.quality.judged_until)
 
     def flush(self) -> list[ClassifiedBeat]:
         """End of stream: the beats still pending whose window fits."""
+        self._note(self.quality.flush())
         peaks = self.detector.flush()
-        beats = self.featurizer.push(np.empty(0), peaks, None)
-        beats += self.featurizer.flush()
-        return self.classifier.classify(beats, self.fs)
+        self._held += self.featurizer.push(np.empty(0), peaks, None)
+        self._held += self.featurizer.flush()
+        return self._release(None)
+
+    def take_segments(self) -> list[Segment]:
+        """Unreadable stretches closed since the last call (input samples, with a reason)."""
+        out, self._closed = self._closed, []
+        return out
+
+    def _note(self, closed: list[Segment]) -> None:
+        self._bad += closed
+        self._closed += closed
+
+    def _release(self, judged: int | None) -> list[ClassifiedBeat]:
+        """Classify held beats whose second is judged, dropping those in unreadable input."""
+        open_segment = self.quality.current()
+        bad = self._bad + ([open_segment] if open_segment else [])
+        ready, keep = [], []
+        for beat in self._held:
+            if judged is not None and beat.sample >= judged:
+                keep.append(beat)
+            elif not any(s.start <= beat.sample < s.end for s in bad):
+                ready.append(beat)
+        self._held = keep
+        horizon = min((b.sample for b in keep), default=judged if judged is not None else 0)
+        self._bad = [s for s in self._bad if s.end > horizon]
+        return self.classifier.classify(ready, self.fs)
 
 
 def classify_record(

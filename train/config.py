@@ -33,6 +33,10 @@ class RunConfig:
     seed: int = 0
     epochs: int = 30
     patience: int = 6
+    #: epochs before model selection starts: the first epochs' holdout scores are noise.
+    min_epochs: int = 5
+    #: "cosine" decays the learning rate to 0 over ``epochs``; "constant" keeps it.
+    schedule: str = "cosine"
     batch_size: int = 128
     learning_rate: float = 1e-3
     #: class weight = (n / (k * n_class)) ** power: 0 none, 0.5 square-root, 1 balanced.
@@ -50,6 +54,8 @@ class RunConfig:
             raise InputError(f"arch: {self.arch!r} is not one of {', '.join(ARCHS)}")
         if not 0.1 <= self.width <= 8:
             raise InputError(f"width: {self.width} is outside 0.1..8")
+        if self.schedule not in ("cosine", "constant"):
+            raise InputError(f"schedule: {self.schedule!r} is not cosine or constant")
         if self.epochs < 1:
             raise InputError(f"epochs: {self.epochs} must be at least 1")
         from edge_ecg.splits import DS1

@@ -39,6 +39,12 @@ def class_weights(labels: np.ndarray, power: float) -> dict[int, float]:
     return {i: float(w[i]) for i in range(len(CLASSES)) if present[i]}
 
 
+def _learning_rate(config: RunConfig, epoch: int) -> float:
+    if config.schedule == "constant":
+        return config.learning_rate
+    return config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / config.epochs))
+
+
 def augment(windows: np.ndarray, rng: np.random.Generator, scale: float, noise: float):
     """Random amplitude scale and white noise, the same on both channels (one raw beat)."""
     if scale == 0 and noise == 0:
@@ -136,19 +142,19 @@ def train_run(
         model = keras.saving.load_model(last_path, safe_mode=True)
         rng.bit_generator.state = state["rng"]
         log(f"{out}: resuming after epoch {len(history)}")
-    best = max((h["holdout_macro_f1"] for h in history), default=-1.0)
-    stale = (
-        len(history)
-        - 1
-        - max((i for i, h in enumerate(history) if h["holdout_macro_f1"] == best), default=-1)
-    )
+    first = min(config.min_epochs, config.epochs)
+    eligible = [h for h in history if h["epoch"] >= first]
+    best = max((h["holdout_macro_f1"] for h in eligible), default=-1.0)
+    best_at = max((h["epoch"] for h in eligible if h["holdout_macro_f1"] == best), default=0)
+    stale = len(history) - best_at
     steps = int(np.ceil(len(train) / config.batch_size))
     started = time.perf_counter() - sum(h["seconds"] for h in history)
 
     for epoch in range(len(history), config.epochs):
-        if history and stale >= config.patience:
+        if len(history) >= config.min_epochs and stale >= config.patience:
             break
         t0 = time.perf_counter()
+        model.optimizer.learning_rate.assign(_learning_rate(config, epoch))
         windows = augment(train.windows, rng, config.scale_jitter, config.noise)
         fit = model.fit(
             [windows, train.rr],
@@ -169,8 +175,9 @@ def train_run(
                 "seconds": time.perf_counter() - t0,
             }
         )
-        stale = 0 if score > best else stale + 1
-        if score > best:
+        improved = epoch + 1 >= first and score > best
+        stale = 0 if improved else stale + 1
+        if improved:
             best = score
             with atomic_path(best_path) as tmp:
                 model.save(tmp)
@@ -179,14 +186,16 @@ def train_run(
         write_json(state_path, {"history": history, "rng": rng.bit_generator.state})
         log(
             f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f}, holdout macro-F1 "
-            f"{score:.4f}{' (best)' if stale == 0 else ''}, {history[-1]['seconds']:.0f} s"
+            f"{score:.4f}{' (best)' if improved else ''}, {history[-1]['seconds']:.0f} s"
         )
 
     train_seconds = time.perf_counter() - started
     model = keras.saving.load_model(best_path, safe_mode=True)
     with atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
-    best_epoch = max(history, key=lambda h: h["holdout_macro_f1"])["epoch"]
+    best_epoch = max(
+        (h for h in history if h["epoch"] >= first), key=lambda h: h["holdout_macro_f1"]
+    )["epoch"]
     write_json(
         out / "history.json",
         {

@@ -1,0 +1,685 @@
+"""Turn a trained ``.keras`` beat classifier into ``.tflite`` files, one per precision.
+
+Each file is converted from the export copy (``convert.export``), checked (op list, no state,
+outputs against the Keras model on real beats), compacted, and written with its manifest.
+What a conversion did is recorded in the manifest, so a file can always be traced to the
+Keras model, the training data and the command that made it.
+
+Precisions (``MODES``):
+
+- ``float32``: the reference the others are compared with.
+- ``fp16``: float16 weights, dequantized to float32 at load; float compute.
+- ``dynamic``: int8 weights, float activations (quantized on the fly inside big matmuls).
+- ``int8``: full integer: int8 input, output and every op, calibrated on DS1 beats; the
+  runtime quantizes the inputs with the scale/zero point the manifest records.
+
+Size matters because the int8 file is flashed to microcontrollers: a file's size is mostly
+(weights) + (a fixed cost per op and per tensor), so we strip tensor names and share what the
+flatbuffer lets tensors share (``compact``), and quantize weights per tensor by default
+(``per_channel=False`` saves ~8 KB of per-channel scales at no measured accuracy cost;
+docs/quantization.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+import os
+import shlex
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_ecg.atomic import write_bytes
+from edge_ecg.errors import InputError, ModelError
+from edge_ecg.interpreter import TFLiteModel
+from edge_ecg.manifest import sha256_bytes, write_manifest
+from edge_ecg.spec import CLASSES
+
+MODES = ("float32", "fp16", "dynamic", "int8")
+#: Ops that would make a file unusable on our runtimes or keep state between invokes.
+FORBIDDEN_OPS = ("WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
+#: Beats used to check the export copy and each converted file against the Keras model.
+CHECK_BEATS = 300
+#: Beats TFLite Micro and LiteRT both classify to show they agree (--c-array).
+TFLM_BEATS = 1000
+#: Tensor dtypes allowed in a full-integer file: int8 data, int32 biases/shapes, bool masks.
+INT8_DTYPES = ("INT8", "INT32", "BOOL")
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """DS1 beats the int8 ranges are measured on: a class-stratified sample, never DS2."""
+
+    windows: np.ndarray
+    rr: np.ndarray
+    per_class: dict[str, int]
+    seed: int
+    #: the sample size asked for (``beats`` may differ by rounding of the class quotas).
+    size: int
+
+    def describe(self) -> dict:
+        return {
+            "split": "DS1",
+            "size": self.size,
+            "beats": len(self.windows),
+            "per_class": self.per_class,
+            "seed": self.seed,
+            "sampling": "stratified by class, proportional, each class at least 2 %",
+        }
+
+
+def calibration_set(windows, rr, labels, size: int, seed: int = 0) -> Calibration:
+    """A class-stratified sample of ``size`` beats.
+
+    Proportional to the class counts, so the ranges describe the beats the device will see,
+    but every class gets at least 2 % of the sample (or all its beats): a class missing from
+    calibration (F, Q are rare) could fall outside the measured ranges and be clipped.
+    """
+    if size < 10:
+        raise InputError(f"--calib-size: {size} beats is too few to measure ranges (use >= 10)")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    share = np.round(size * counts / max(1, counts.sum())).astype(int)
+    quota = np.minimum(counts, np.maximum(share, size // 50))
+    picks = []
+    for c, n in enumerate(quota):
+        pool = np.flatnonzero(labels == c)
+        picks.append(rng.choice(pool, size=int(n), replace=False))
+    order = np.concatenate(picks)
+    order = order[rng.permutation(order.size)]
+    return Calibration(
+        windows=np.asarray(windows[order], np.float32),
+        rr=np.asarray(rr[order], np.float32),
+        per_class={c: int(n) for c, n in zip(CLASSES, quota, strict=True)},
+        seed=seed,
+        size=size,
+    )
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the files are made; all of it goes into each manifest."""
+
+    calib_size: int = 500
+    seed: int = 0
+    per_channel: bool = False
+    #: strip tensor names and share empty buffers / identical quantization tables.
+    compact: bool = True
+    #: "joined" (our unrolled joined-direction cell) or "keras-unroll" (for comparison only).
+    lstm: str = "joined"
+    #: int8 activation ranges cover this percentile of the per-beat extremes of each tensor
+    #: (None: the calibration beats' min/max; see ``int8_tflite``).
+    range_percentile: float | None = 99.0
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence native code writing to fd 2 (the MLIR converter, TFLM's allocator).
+
+    Their messages are progress chatter; failures still reach us as Python exceptions.
+    """
+    fd = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def quiet_converter() -> Iterator[None]:
+    """The converter's native chatter, Python warnings and absl deprecation notes, silenced."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with quiet_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+def frozen_function(export):
+    """The export copy's concrete function with every weight folded in as a constant.
+
+    Converting the tf.Module directly keeps Keras' variables as VAR_HANDLE/READ_VARIABLE
+    ops, which the int8 calibrator cannot run; freezing first gives a graph of constants.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    return convert_variables_to_constants_v2(export.serve.get_concrete_function())
+
+
+def tflite_converter(
+    frozen, mode: str, calibration: Calibration | None = None, per_channel: bool = False
+):
+    """A ``tf.lite.TFLiteConverter`` set up for one of ``MODES`` (builtin ops only: no Flex)."""
+    import tensorflow as tf
+
+    if mode not in MODES:
+        raise InputError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    with quiet_converter():  # an absl deprecation note about the (frozen) input
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter._experimental_disable_per_channel = not per_channel
+    if mode == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "int8":
+        if calibration is None:
+            raise InputError("int8 conversion needs calibration beats")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        converter.representative_dataset = beat_samples(frozen, calibration.windows, calibration.rr)
+    return converter
+
+
+def to_tflite(
+    frozen, mode: str, calibration: Calibration | None = None, per_channel: bool = False
+) -> bytes:
+    """Convert a frozen function in one of ``MODES``."""
+    converter = tflite_converter(frozen, mode, calibration, per_channel)
+    try:
+        with quiet_converter():
+            return bytes(converter.convert())
+    except Exception as e:  # the converter raises many types; all mean "cannot convert"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"TFLite conversion ({mode}) failed: {first[:300]}") from None
+
+
+def calibrated_model(frozen, calibration: Calibration, per_channel: bool = False) -> bytes:
+    """The float model with each tensor's min/max over the calibration beats recorded in it."""
+    converter = tflite_converter(frozen, "int8", calibration, per_channel)
+    converter._experimental_calibrate_only = True
+    try:
+        with quiet_converter():
+            return bytes(converter.convert())
+    except Exception as e:  # the calibrator raises many types; all mean "cannot calibrate"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"int8 calibration failed: {first[:300]}") from None
+
+
+def activation_ranges(
+    float_model: bytes, windows: np.ndarray, rr: np.ndarray, percentile: float
+) -> dict[str, tuple[float, float]]:
+    """Tensor name -> (low, high): ``percentile`` of the per-beat max, 100 - it of the min.
+
+    Every op output of the float model is recorded beat by beat; a range that covers the
+    extremes of 99 % of beats rather than of all of them is narrower, so the int8 steps of
+    the typical beat are finer, and the 1 % of beats beyond it saturate. Measured on DS2
+    (docs/quantization.md), this agrees with float more often than min/max ranges.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(
+        model_content=float_model,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interp.allocate_tensors()
+    names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
+    outputs = sorted({i for op in interp._get_ops_details() for i in op["outputs"]})
+    lows = np.empty((len(windows), len(outputs)), np.float32)
+    highs = np.empty_like(lows)
+    inputs = interp.get_input_details()
+    for b in range(len(windows)):
+        for d in inputs:
+            interp.set_tensor(d["index"], (windows if len(d["shape"]) == 3 else rr)[b : b + 1])
+        interp.invoke()
+        for k, i in enumerate(outputs):
+            value = interp.get_tensor(i)
+            lows[b, k], highs[b, k] = value.min(), value.max()
+    low = np.minimum(np.percentile(lows, 100 - percentile, axis=0), 0)
+    high = np.maximum(np.percentile(highs, percentile, axis=0), 0)
+    return {names[i]: (float(lo), float(hi)) for i, lo, hi in zip(outputs, low, high, strict=True)}
+
+
+def _with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> bytes:
+    """The calibrated model with the recorded min/max of the named tensors replaced.
+
+    Graph inputs keep their min/max: clipping the beat itself cost accuracy in our tests.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
+    for graph in model.subgraphs:
+        inputs = set(graph.inputs.tolist())
+        for i, tensor in enumerate(graph.tensors):
+            name = tensor.name.decode() if tensor.name else None
+            q = tensor.quantization
+            if i in inputs or name not in ranges or q is None or q.min is None:
+                continue
+            q.min = np.array([ranges[name][0]], np.float32)
+            q.max = np.array([ranges[name][1]], np.float32)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def int8_tflite(
+    frozen,
+    calibration: Calibration,
+    per_channel: bool = False,
+    range_percentile: float | None = 99.0,
+    numeric_verify: bool = False,
+) -> bytes:
+    """The full-integer file: calibrate, set the ranges, quantize.
+
+    The same steps as ``TFLiteConverter.convert()`` for int8 (calibrate-only, then the MLIR
+    quantizer), split open so the ranges can be percentiles (``activation_ranges``).
+    ``numeric_verify`` gives TF's debug model instead (float I/O, a NumericVerify op beside
+    every quantized op), for ``per_layer``.
+    """
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    calibrated = calibrated_model(frozen, calibration, per_channel)
+    if range_percentile is not None:
+        ranges = activation_ranges(
+            to_tflite(frozen, "float32"), calibration.windows, calibration.rr, range_percentile
+        )
+        calibrated = _with_ranges(calibrated, ranges)
+    io_type = tf.float32 if numeric_verify else tf.int8
+    try:
+        with quiet_converter():
+            return bytes(
+                mlir_quantize(
+                    calibrated,
+                    disable_per_channel=not per_channel,
+                    input_data_type=io_type,
+                    output_data_type=io_type,
+                    enable_numeric_verify=numeric_verify,
+                )
+            )
+    except Exception as e:  # the quantizer raises many types; all mean "cannot quantize"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"int8 quantization failed: {first[:300]}") from None
+
+
+def beat_samples(frozen, windows: np.ndarray, rr: np.ndarray) -> Callable[[], Iterator[list]]:
+    """A dataset generator of single beats in the frozen function's input order.
+
+    A frozen function carries no signature, so samples are lists in its input order, which
+    we read from the function's own input names rather than assume.
+    """
+    names = [t.name.split(":")[0] for t in frozen.inputs]
+    if sorted(names) != ["rr", "window"]:
+        raise ModelError(f"the export copy's inputs are {names}, expected window and rr")
+
+    def samples() -> Iterator[list]:
+        for i in range(len(windows)):
+            beat = {"window": windows[i : i + 1], "rr": rr[i : i + 1]}
+            yield [beat[n] for n in names]
+
+    return samples
+
+
+def compact(data: bytes, share: bool = True) -> bytes:
+    """The same model in fewer bytes: what the interpreters compute is unchanged.
+
+    - tensor names and signatures stripped (``flatbuffer_utils.strip_strings``);
+    and with ``share`` (docs/quantization.md measures each step):
+    - every tensor without data points at the shared empty buffer 0 (the schema's sentinel)
+      instead of an empty buffer of its own;
+    - tensors with identical quantization parameters share one table (flatbuffers allow a
+      table to be referenced many times): an int8 graph repeats few distinct scales.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    flatbuffer_utils.strip_strings(model)
+    if not share:
+        return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    keep, remap = [0], {0: 0}
+    for i, buffer in enumerate(model.buffers[1:], start=1):
+        if buffer.data is not None and len(buffer.data):
+            remap[i] = len(keep)
+            keep.append(i)
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            tensor.buffer = remap.get(tensor.buffer, 0)
+    for md in model.metadata or []:
+        md.buffer = remap.get(md.buffer, 0)
+    model.buffers = [model.buffers[i] for i in keep]
+
+    class SharedQuantization(schema.QuantizationParametersT):
+        """Packed once per builder; every later tensor reuses the same offset."""
+
+        packed: dict[int, int]
+
+        def Pack(self, builder):  # noqa: N802 - flatbuffers' generated name
+            if id(builder) not in self.packed:
+                self.packed[id(builder)] = super().Pack(builder)
+            return self.packed[id(builder)]
+
+    shared: dict[tuple, SharedQuantization] = {}
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            q = tensor.quantization
+            if q is None or q.scale is None or q.min is not None or q.details is not None:
+                continue
+            key = (
+                np.asarray(q.scale).tobytes(),
+                np.asarray(q.zeroPoint).tobytes(),
+                q.quantizedDimension,
+            )
+            if key not in shared:
+                shared[key] = SharedQuantization()
+                shared[key].__dict__.update(vars(q))
+                shared[key].packed = {}
+            tensor.quantization = shared[key]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def ops_by_type(data: bytes) -> dict[str, int]:
+    """Op name -> count over all subgraphs (custom ops by their custom code, e.g. FlexX)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    counts: Counter[str] = Counter()
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+            if name == "CUSTOM" and code.customCode:
+                name = code.customCode.decode()
+            counts[name] += 1
+    return dict(sorted(counts.items()))
+
+
+def check_ops(data: bytes, mode: str) -> dict[str, int]:
+    """Refuse a file our runtimes cannot run or that keeps state; return its op counts.
+
+    No Flex (TF) ops, no WHILE (an un-unrolled RNN), one subgraph, no variable tensors or
+    resource-variable ops (a stateful file would answer differently for the same beat), and
+    for int8 no op touching a float tensor.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    ops = ops_by_type(data)
+    bad = sorted(op for op in ops if op.startswith("Flex") or op in FORBIDDEN_OPS)
+    if bad:
+        raise ModelError(f"{mode}: the converted file contains {', '.join(bad)} ops")
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    if len(model.subgraphs) != 1:
+        raise ModelError(f"{mode}: {len(model.subgraphs)} subgraphs, expected 1 (no loops)")
+    graph = model.subgraphs[0]
+    variables = [i for i, t in enumerate(graph.tensors) if t.isVariable]
+    if variables:
+        raise ModelError(f"{mode}: {len(variables)} variable tensors keep state between beats")
+    if mode == "int8":
+        floats = non_integer_ops(data)
+        if floats:
+            listed = ", ".join(f"{k} x{v}" for k, v in sorted(floats.items()))
+            raise ModelError(f"int8: these ops are not integer: {listed}")
+    return ops
+
+
+def non_integer_ops(data: bytes) -> Counter[str]:
+    """Ops that read or write a tensor other than int8 data, int32 biases/shapes, bool masks."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    found: Counter[str] = Counter()
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+            types = {
+                flatbuffer_utils.type_to_name(graph.tensors[t].type)
+                for t in [*op.inputs, *op.outputs]
+                if t >= 0
+            }
+            for dtype in sorted(types - set(INT8_DTYPES)):
+                found[f"{name} ({dtype})"] += 1
+    return found
+
+
+def check_stateless(model: TFLiteModel, windows: np.ndarray, rr: np.ndarray) -> None:
+    """The same beat gives the same output, whatever ran before it (no hidden state)."""
+    a = model.predict(windows[:1], rr[:1])
+    model.predict(windows[1:3], rr[1:3])
+    again = model.predict(windows[:1], rr[:1])
+    if not np.array_equal(a, again):
+        raise ModelError(f"{model.path.name}: the same beat gave two outputs; the file keeps state")
+
+
+# --------------------------------------------------------------------------- the whole job
+
+
+@dataclass
+class Converted:
+    """One written file and what the conversion measured."""
+
+    mode: str
+    path: Path
+    bytes: int
+    ops: dict[str, int]
+    check: dict
+    manifest: Path
+    extra: dict = field(default_factory=dict)
+
+
+def output_name(model_path: Path) -> str:
+    """``runs/x/model.keras`` -> ``x``; ``models/fusion.keras`` -> ``fusion``."""
+    return model_path.parent.name if model_path.stem == "model" else model_path.stem
+
+
+def training_checksums(model_path: Path) -> dict | None:
+    """The RUN_DIR's ``checksums.json`` (the training data's sha256s), if beside the model."""
+    import json
+
+    path = model_path.parent / "checksums.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: unreadable training checksums ({e})") from None
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that shapes the bytes of a converted file."""
+    out = {}
+    for dist in ("edge-ecg", "tensorflow", "keras", "ai-edge-litert", "tflite-micro"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def port_quantization(data: bytes) -> dict[str, dict]:
+    """dtype, scale and zero point of the window/rr inputs and the probs output."""
+    from edge_ecg.interpreter import interpreter_class
+
+    _, cls = interpreter_class()
+    interp = cls(model_content=data)
+    out = {}
+    details = [*interp.get_input_details(), *interp.get_output_details()]
+    for d, name in zip(details, _port_names(details), strict=True):
+        scale, zero_point = d["quantization"]
+        out[name] = {
+            "dtype": np.dtype(d["dtype"]).name,
+            "scale": float(scale),
+            "zero_point": int(zero_point),
+        }
+    return out
+
+
+def _port_names(details: list[dict]) -> list[str]:
+    names = []
+    for d in details[:-1]:
+        names.append("window" if len(d["shape"]) == 3 else "rr")
+    return [*names, "probs"]
+
+
+def convert_keras_model(
+    model_path: str | os.PathLike[str],
+    modes: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    ds1,
+    options: Options = Options(),
+    command: str = "",
+    c_array: bool = False,
+    log: Log = lambda msg: None,
+) -> list[Converted]:
+    """Convert ``model_path`` in each of ``modes`` into ``out_dir``; see the module docstring.
+
+    ``ds1`` is the DS1 BeatSet: calibration (int8) and the check beats come from it.
+    """
+
+    from .export import ExportModel, check_export
+
+    model_path = Path(model_path)
+    modes = [m for m in MODES if m in modes]
+    if not modes:
+        raise InputError("choose at least one of --float32 --fp16 --dynamic --int8")
+    if c_array and "int8" not in modes:
+        raise InputError("--c-array needs --int8: microcontrollers run the full-integer file")
+    from edge_ecg.models import KerasModel
+
+    keras_model = KerasModel(model_path).model
+    source = {"file": str(model_path), "sha256": sha256_bytes(model_path.read_bytes())}
+    training = training_checksums(model_path)
+    calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, options.calib_size, options.seed)
+    check = calibration_set(ds1.windows, ds1.rr, ds1.labels, CHECK_BEATS, options.seed + 1)
+
+    export = ExportModel(keras_model, lstm=options.lstm)
+    export_err = check_export(keras_model, export, check.windows, check.rr)
+    log(f"export copy matches the Keras model: max |diff| {export_err:.1e} on {CHECK_BEATS} beats")
+    frozen = frozen_function(export)
+    reference = np.asarray(
+        keras_model.predict({"window": check.windows, "rr": check.rr}, verbose=0), np.float32
+    )
+    name = output_name(model_path)
+    out_dir = Path(out_dir)
+    results = []
+    for mode in modes:
+        raw = (
+            int8_tflite(frozen, calibration, options.per_channel, options.range_percentile)
+            if mode == "int8"
+            else to_tflite(frozen, mode, per_channel=options.per_channel)
+        )
+        data = compact(raw) if options.compact else raw
+        ops = check_ops(data, mode)
+        path = out_dir / f"{name}-{mode}.tflite"
+        write_bytes(path, data)
+        tflite = TFLiteModel(path, verify=False)
+        check_stateless(tflite, check.windows, check.rr)
+        if options.compact and not np.array_equal(
+            tflite.predict(check.windows, check.rr),
+            _predict_bytes(raw, check.windows, check.rr),
+        ):
+            raise ModelError(f"{mode}: compacting changed the outputs; use the raw file")
+        checked = _check_outputs(mode, tflite.predict(check.windows, check.rr), reference)
+        fields = {
+            "precision": mode,
+            "quantization": port_quantization(data),
+            "source": source,
+            "training_data": training,
+            "converter": versions(),
+            "export": {
+                "lstm": options.lstm,
+                "batch": 1,
+                "max_abs_diff_vs_keras": export_err,
+                "beats": CHECK_BEATS,
+            },
+            "per_channel": options.per_channel,
+            "compacted": options.compact,
+            "ops": ops,
+            "op_count": sum(ops.values()),
+            "stateless": True,
+            "check": checked,
+            "command": command,
+        }
+        if mode == "int8":
+            fields["calibration"] = {
+                **calibration.describe(),
+                "range_percentile": options.range_percentile,
+                "ranges": "min/max over the calibration beats"
+                if options.range_percentile is None
+                else f"{options.range_percentile:g}th percentile of per-beat extremes "
+                "(inputs: min/max)",
+            }
+        extra = {}
+        if c_array and mode == "int8":
+            from .microcontroller import export_c_array
+
+            micro = calibration_set(ds1.windows, ds1.rr, ds1.labels, TFLM_BEATS, options.seed + 2)
+            extra = export_c_array(path, micro.windows, micro.rr, log)
+            fields["tflm"] = extra["tflm"]
+            fields["c_array"] = extra["files"]
+        manifest = write_manifest(path, **fields)
+        results.append(Converted(mode, path, len(data), ops, checked, manifest, extra))
+        log(
+            f"{path}: {len(data) / 1024:.1f} KB, {sum(ops.values())} ops, agreement with Keras "
+            f"{100 * checked['agreement']:.2f} % on {CHECK_BEATS} DS1 beats"
+        )
+    return results
+
+
+def _predict_bytes(data: bytes, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    """Outputs of an in-memory file (the raw converter output, before compacting)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "raw.tflite"
+        path.write_bytes(data)
+        return TFLiteModel(path, verify=False).predict(windows, rr)
+
+
+#: Float files must match Keras this closely, or the conversion itself is wrong.
+FLOAT_TOLERANCE = {"float32": 1e-4, "fp16": 5e-2}
+
+
+def _check_outputs(mode: str, got: np.ndarray, want: np.ndarray) -> dict:
+    """Agreement and max |diff| with Keras on the check beats; refuse a broken float file."""
+    err = float(np.max(np.abs(got - want)))
+    limit = FLOAT_TOLERANCE.get(mode)
+    if limit is not None and err > limit:
+        raise ModelError(
+            f"{mode}: outputs differ from the Keras model by {err:.2e} (> {limit:g}); the "
+            "conversion is wrong"
+        )
+    return {
+        "split": "DS1",
+        "beats": len(got),
+        "agreement": float(np.mean(got.argmax(1) == want.argmax(1))),
+        "max_abs_diff_vs_keras": err,
+    }
+
+
+def canonical_command(model: Path, modes: Sequence[str], options: Options, out_dir, c_array):
+    """The command line that reproduces a conversion, defaults spelled out."""
+    args = ["edge-ecg", "convert", str(model), *(f"--{m}" for m in MODES if m in modes)]
+    if c_array:
+        args.append("--c-array")
+    if "int8" in modes:
+        args += ["--calib-size", str(options.calib_size)]
+    if options.per_channel:
+        args.append("--per-channel")
+    args += ["--out-dir", str(out_dir)]
+    return shlex.join(args)

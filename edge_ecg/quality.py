@@ -1,0 +1,115 @@
+"""Signal quality in the stream: which seconds of input are unreadable, and why.
+
+The input is judged in fixed one-second blocks aligned to the input's own sample index, so the
+verdicts do not depend on how the stream was chunked. A block is unreadable when the lead is
+flat or disconnected (no variation), saturated (stuck at an ADC rail), or swamped by noise
+(its high-frequency energy or its amplitude dwarfs the recent clean blocks). No beats are
+reported inside unreadable blocks; classification resumes with the first readable block.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Verdict names, in the order they are checked.
+REASONS = ("flat", "saturated", "noisy")
+#: A run of identical samples this long (s) at the block's extreme is a rail.
+RAIL_SECONDS = 0.08
+#: Recent readable blocks whose median amplitude and noise define "normal" for this patient.
+HISTORY = 16
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An unreadable stretch of input, [start, end) in input samples."""
+
+    start: int
+    end: int
+    reason: str
+
+
+def _longest_run_at(x: np.ndarray, value: float) -> int:
+    hit = np.concatenate([[0], (x == value).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(hit))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+
+
+class QualityMonitor:
+    """Streaming block-wise signal-quality verdicts for one lead at ``fs`` Hz."""
+
+    def __init__(self, fs: float) -> None:
+        self.fs = float(fs)
+        self.block = max(1, round(self.fs))
+        self._pending = np.empty(0)
+        self._start = 0  # input index of self._pending[0]
+        self._amp: deque[float] = deque(maxlen=HISTORY)
+        self._hf: deque[float] = deque(maxlen=HISTORY)
+        self._open: Segment | None = None
+
+    def _verdict(self, x: np.ndarray) -> str | None:
+        ptp = float(x.max() - x.min())
+        scale = max(abs(float(np.median(x))), 1.0)
+        if ptp <= 1e-9 * scale:
+            return "flat"
+        rail = round(RAIL_SECONDS * self.fs)
+        if max(_longest_run_at(x, x.max()), _longest_run_at(x, x.min())) >= rail:
+            return "saturated"
+        hf = float(np.median(np.abs(np.diff(x, 2))))
+        if len(self._amp) >= 4:
+            amp, noise = float(np.median(self._amp)), float(np.median(self._hf))
+            if ptp > 10 * amp or ptp < 0.02 * amp or hf > 8 * max(noise, 1e-12):
+                return "noisy"
+        self._amp.append(ptp)
+        self._hf.append(hf)
+        return None
+
+    def push(self, x: np.ndarray) -> list[Segment]:
+        """Add input samples; return unreadable segments that have just closed."""
+        self._pending = np.concatenate([self._pending, np.asarray(x, dtype=np.float64)])
+        closed: list[Segment] = []
+        while self._pending.size >= self.block:
+            block, self._pending = self._pending[: self.block], self._pending[self.block :]
+            closed += self._judge(block)
+        return closed
+
+    def _judge(self, block: np.ndarray) -> list[Segment]:
+        start, end = self._start, self._start + block.size
+        self._start = end
+        reason = self._verdict(block)
+        closed: list[Segment] = []
+        if self._open is not None and (reason is None or reason != self._open.reason):
+            closed.append(self._open)
+            self._open = None
+        if reason is not None:
+            if self._open is None:
+                self._open = Segment(start, end, reason)
+            else:
+                self._open = Segment(self._open.start, end, reason)
+        return closed
+
+    @property
+    def judged_until(self) -> int:
+        """Input samples judged so far (every segment before this is known)."""
+        return self._start
+
+    def current(self) -> Segment | None:
+        """The unreadable segment still open at the end of the judged input, if any."""
+        return self._open
+
+    def flush(self) -> list[Segment]:
+        """Judge the last partial block and close any open segment."""
+        closed: list[Segment] = []
+        if self._pending.size >= max(2, self.block // 4):
+            closed += self._judge(self._pending)
+        elif self._pending.size:
+            self._start += self._pending.size
+            if self._open is not None:
+                self._open = Segment(self._open.start, self._start, self._open.reason)
+        self._pending = np.empty(0)
+        if self._open is not None:
+            closed.append(self._open)
+            self._open = None
+        return closed

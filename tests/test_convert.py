@@ -1,0 +1,351 @@
+"""edge-ecg convert / inspect / validate on a small model trained here on real DS1 beats.
+
+One tiny fusion model is trained once per session (1 epoch, a few thousand beats) and
+converted once in every precision with --c-array; the tests read those files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from convert.validate import Thresholds, gate_failures, probability_drift
+from edge_ecg.cli import cli
+from edge_ecg.errors import ModelError
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tflite_micro")
+
+TRAIN_BEATS = 4000
+
+
+def on_data(test):
+    """Needs the PhysioNet data and takes seconds to minutes."""
+    return pytest.mark.data(pytest.mark.slow(test))
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def ds1(data_dir):
+    from train.beatset import load_beats
+
+    return load_beats(data_dir, "DS1")
+
+
+def _sample(beats, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).choice(len(beats), size=n, replace=False)
+
+
+@pytest.fixture(scope="module")
+def run_dir(ds1, tmp_path_factory):
+    """RUN_DIR/model.keras: fusion at width 0.5, one epoch on a few thousand DS1 beats."""
+    import keras
+
+    from train.model import build_model
+
+    keras.utils.set_random_seed(0)
+    pick = _sample(ds1, TRAIN_BEATS, 0)
+    model = build_model(
+        "fusion",
+        width=0.5,
+        rr_mean=ds1.rr.mean(0),
+        rr_var=ds1.rr.var(0),
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit([ds1.windows[pick], ds1.rr[pick]], ds1.labels[pick], epochs=1, verbose=0)
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    out.mkdir()
+    model.save(out / "model.keras")
+    (out / "checksums.json").write_text(json.dumps(ds1.checksums))
+    return out
+
+
+@pytest.fixture(scope="module")
+def converted(run_dir, data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models")
+    code, _, err = run(
+        "convert", run_dir / "model.keras", "--float32", "--fp16", "--dynamic", "--int8",
+        "--c-array", "--calib-size", "300", "--data-dir", data_dir, "--out-dir", out,
+        "--json", out / "convert.json",
+    )  # fmt: skip
+    assert code == 0, err
+    return out
+
+
+def manifest(converted, mode: str) -> dict:
+    return json.loads((converted / f"tiny-{mode}.manifest.json").read_text())
+
+
+@on_data
+def test_every_mode_written_with_manifest(converted, run_dir):
+    from edge_ecg.manifest import sha256_bytes
+
+    summary = json.loads((converted / "convert.json").read_text())
+    assert [f["precision"] for f in summary["files"]] == ["float32", "fp16", "dynamic", "int8"]
+    source = sha256_bytes((run_dir / "model.keras").read_bytes())
+    for mode in ("float32", "fp16", "dynamic", "int8"):
+        m = manifest(converted, mode)
+        assert m["precision"] == mode
+        assert m["source"]["sha256"] == source
+        assert m["training_data"] == json.loads((run_dir / "checksums.json").read_text())
+        assert {"tensorflow", "keras"} <= set(m["converter"])
+        assert set(m["quantization"]) == {"window", "rr", "probs"}
+        assert m["command"].startswith("edge-ecg convert ")
+        assert m["ops"] and m["stateless"] is True
+        # No Flex ops, no loops, no state: the file runs on any TFLite interpreter.
+        assert not [op for op in m["ops"] if op.startswith("Flex") or op == "WHILE"]
+        assert not {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"} & set(m["ops"])
+    assert manifest(converted, "float32")["check"]["max_abs_diff_vs_keras"] < 1e-4
+    calibration = manifest(converted, "int8")["calibration"]
+    assert calibration["split"] == "DS1" and all(calibration["per_class"].values())
+
+
+@on_data
+def test_int8_is_full_integer_and_small(converted):
+    from convert.converter import check_ops
+
+    m = manifest(converted, "int8")
+    assert {q["dtype"] for q in m["quantization"].values()} == {"int8"}
+    assert m["quantization"]["window"]["scale"] > 0
+    check_ops((converted / "tiny-int8.tflite").read_bytes(), "int8")  # every op int8
+    float_bytes = (converted / "tiny-float32.tflite").stat().st_size
+    int8_bytes = (converted / "tiny-int8.tflite").stat().st_size
+    # Half-width model: fixed per-op costs dominate, so less than the 4x of the weights.
+    assert int8_bytes < 0.7 * float_bytes
+
+
+@on_data
+def test_stateless_same_beat_same_output(converted, ds1):
+    from edge_ecg.interpreter import TFLiteModel
+
+    model = TFLiteModel(converted / "tiny-int8.tflite")
+    pick = _sample(ds1, 3, 7)
+    w, r = ds1.windows[pick], ds1.rr[pick]
+    first = model.predict(w[:1], r[:1])
+    model.predict(w[1:], r[1:])
+    assert np.array_equal(first, model.predict(w[:1], r[:1]))
+
+
+@on_data
+def test_export_copy_matches_keras_for_every_arch(ds1):
+    """The unrolled joined BiLSTM reproduces Keras' Bidirectional LSTM (both output kinds)."""
+    import keras
+
+    from convert.export import ExportModel, check_export
+    from train.model import build_model
+
+    pick = _sample(ds1, 40, 3)
+    for arch in ("cnn", "cnn_bilstm", "fusion"):
+        keras.utils.set_random_seed(1)
+        model = build_model(arch, width=0.5, channels=(0, 1))
+        # Random non-trivial BatchNorm statistics, so folding them is exercised too.
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                mean, var = layer.moving_mean, layer.moving_variance
+                mean.assign(np.random.default_rng(0).normal(0, 0.1, mean.shape))
+                var.assign(np.random.default_rng(1).uniform(0.5, 2, var.shape))
+        export = ExportModel(model)
+        assert check_export(model, export, ds1.windows[pick], ds1.rr[pick], atol=1e-5) < 1e-5
+
+
+@on_data
+def test_other_archs_convert_to_int8(ds1, tmp_path):
+    import keras
+
+    from convert.converter import Options, convert_keras_model
+    from train.model import build_model
+
+    for arch in ("cnn", "cnn_bilstm"):
+        keras.utils.set_random_seed(2)
+        build_model(arch, width=0.5).save(tmp_path / f"{arch}.keras")
+        (result,) = convert_keras_model(
+            tmp_path / f"{arch}.keras", ["int8"], tmp_path, ds1, Options(calib_size=100)
+        )
+        assert result.path.name == f"{arch}-int8.tflite"
+        assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" in result.ops) is False
+        assert ("FULLY_CONNECTED" in result.ops) and "WHILE" not in result.ops
+
+
+@on_data
+def test_int8_matches_float_on_real_beats(converted, run_dir, data_dir, tmp_path):
+    code, _, _ = run(
+        "validate", "--reference", run_dir / "model.keras",
+        "--candidate", converted / "tiny-int8.tflite", "--data-dir", data_dir,
+        "--min-agreement", "98", "--max-acc-drop", "1", "--max-class-se-drop", "5",
+        "--json", tmp_path / "gate.json", "--md", tmp_path / "gate.md",
+    )  # fmt: skip
+    report = json.loads((tmp_path / "gate.json").read_text())
+    assert code == 0, report["failures"]
+    assert report["passed"] and report["failures"] == []
+    assert report["reference"]["beats"] == report["candidate"]["beats"] > 40_000
+    assert set(report["probabilities"]) == {"cosine", "rmse", "max_abs", "snr_db", "kl"}
+    assert report["probabilities"]["cosine"] > 0.99
+    assert set(report["delta"]["classes"]["N"]) == {"se", "ppv"}
+    assert "Drift gate: PASSED" in (tmp_path / "gate.md").read_text()
+
+
+@on_data
+def test_float32_file_is_the_keras_model(converted, run_dir, data_dir, tmp_path):
+    code, _, _ = run(
+        "validate", "--reference", run_dir / "model.keras",
+        "--candidate", converted / "tiny-float32.tflite", "--data-dir", data_dir,
+        "--split", "DS1", "--min-agreement", "99.99", "--json", tmp_path / "gate.json",
+    )  # fmt: skip
+    report = json.loads((tmp_path / "gate.json").read_text())
+    assert code == 0 and report["probabilities"]["max_abs"] < 1e-4
+
+
+@on_data
+def test_gate_fails_on_damaged_candidate(run_dir, data_dir, ds1, tmp_path):
+    """Weights perturbed before conversion: the gate must say no, with exit code 1."""
+    import keras
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    probs = model.get_layer("probs")
+    probs.bias.assign(np.asarray(probs.bias) + np.array([0, 4, 0, 0, 0], np.float32))
+    damaged = tmp_path / "damaged.keras"
+    model.save(damaged)
+    code, _, err = run(
+        "convert", damaged, "--float32", "--data-dir", data_dir, "--out-dir", tmp_path
+    )
+    assert code == 0, err
+    code, _, err = run(
+        "validate", "--reference", run_dir / "model.keras",
+        "--candidate", tmp_path / "damaged-float32.tflite", "--data-dir", data_dir,
+        "--json", tmp_path / "gate.json",
+    )  # fmt: skip
+    report = json.loads((tmp_path / "gate.json").read_text())
+    assert code == 1
+    assert not report["passed"] and any("agreement" in f for f in report["failures"])
+    assert "gate FAILED" in err
+
+
+@on_data
+def test_per_layer_ranks_tensors_of_the_shipped_file(converted, run_dir, data_dir, tmp_path):
+    code, _, _ = run(
+        "validate", "--reference", run_dir / "model.keras",
+        "--candidate", converted / "tiny-int8.tflite", "--data-dir", data_dir,
+        "--min-agreement", "0", "--max-acc-drop", "100", "--max-class-se-drop", "100",
+        "--per-layer", "--json", tmp_path / "gate.json",
+    )  # fmt: skip
+    layers = json.loads((tmp_path / "gate.json").read_text())["per_layer"]
+    assert code == 0
+    assert layers["matches_candidate"] is True
+    assert layers["ranked_by"] == "local_rmse_steps" and len(layers["tensors"]) > 20
+    ranked = [t["local_rmse_steps"] or 0 for t in layers["tensors"]]
+    assert ranked == sorted(ranked, reverse=True)
+    assert {"tensor", "op", "rmse", "cosine", "rmse_steps"} <= set(layers["tensors"][0])
+
+
+@on_data
+def test_inspect_json(converted):
+    code, out, _ = run("inspect", converted / "tiny-int8.tflite", "--json", "-")
+    report = json.loads(out)
+    assert code == 0
+    assert {
+        "file", "bytes", "sha256", "manifest", "ops", "op_count", "tensors", "inputs",
+        "outputs", "parameters", "parameter_bytes", "macs", "macs_by_op",
+    } <= set(report)  # fmt: skip
+    assert report["manifest"] == {"verified": True, "precision": "int8"}
+    assert {p["dtype"] for p in report["inputs"] + report["outputs"]} == {"int8"}
+    assert report["parameters"] > 1000 and report["macs"] > report["parameters"]
+    assert report["macs_by_op"]["CONV_2D"] > 0 and report["op_count"] == sum(report["ops"].values())
+
+
+@on_data
+def test_tampered_file_is_refused(converted, tmp_path, data_dir, run_dir):
+    from edge_ecg.interpreter import TFLiteModel
+
+    for name in ("tiny-int8.tflite", "tiny-int8.manifest.json"):
+        shutil.copy(converted / name, tmp_path / name)
+    model = tmp_path / "tiny-int8.tflite"
+    data = bytearray(model.read_bytes())
+    data[-100] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        TFLiteModel(model)
+    code, _, err = run(
+        "validate", "--reference", run_dir / "model.keras", "--candidate", model,
+        "--data-dir", data_dir,
+    )  # fmt: skip
+    assert code == 2 and "sha256" in err
+
+
+@on_data
+def test_bad_files_exit_2(tmp_path, run_dir, data_dir):
+    text = tmp_path / "notes.tflite"
+    text.write_text("not a model")
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 truncated zip")
+    cases = [
+        ("inspect", text),
+        ("inspect", tmp_path / "missing.tflite"),
+        ("convert", broken, "--int8", "--data-dir", data_dir, "--out-dir", tmp_path),
+        ("convert", text, "--int8", "--data-dir", data_dir, "--out-dir", tmp_path),
+        ("validate", "--reference", run_dir / "model.keras", "--candidate", text),
+        ("validate", "--reference", broken, "--candidate", text),
+    ]
+    for args in cases:
+        code, _, err = run(*args)
+        assert code == 2, (args, err)
+        assert err.startswith("edge-ecg: error:") or "Error" in err, err
+
+
+@on_data
+def test_c_array_and_tflite_micro(converted):
+    m = manifest(converted, "int8")
+    tflm = m["tflm"]
+    header = (converted / "tiny-int8.h").read_text()
+    source = (converted / "tiny-int8.cc").read_text()
+    size = (converted / "tiny-int8.tflite").stat().st_size
+    assert m["c_array"] == {"header": "tiny-int8.h", "source": "tiny-int8.cc"}
+    assert f"#define TINY_INT8_ARENA_BYTES {tflm['arena_bytes']}" in header
+    assert "alignas(16) const unsigned char g_tiny_int8_model[]" in source
+    assert f"g_tiny_int8_model_len = {size};" in source
+    assert source.count("0x") == size
+    assert 0 < tflm["arena_recorded_bytes"] <= tflm["arena_bytes"] < 200_000
+    # TFLM runs the same int8 graph: same class for (almost) every beat, small int8 diffs.
+    for key in ("vs_litert", "vs_litert_builtin_kernels"):
+        assert tflm[key]["argmax_agreement"] >= 0.98, (key, tflm[key])
+
+
+def test_probability_drift_and_gate_logic():
+    p = np.array([[0.9, 0.05, 0.05, 0, 0], [0.2, 0.7, 0.1, 0, 0]])
+    same = probability_drift(p, p)
+    assert same["cosine"] == pytest.approx(1) and same["rmse"] == 0 and same["snr_db"] is None
+    assert same["kl"] == pytest.approx(0, abs=1e-9)
+    moved = probability_drift(p, p[::-1])
+    assert moved["max_abs"] == pytest.approx(0.7) and moved["kl"] > 0
+    report = {
+        "agreement": 0.99,
+        "delta": {"accuracy": -0.006, "classes": {c: {"se": 0.0} for c in "NSVFQ"}},
+        "reference": {"classes": {c: {"support": 0 if c == "Q" else 10} for c in "NSVFQ"}},
+    }
+    report["delta"]["classes"]["S"]["se"] = -0.03
+    report["delta"]["classes"]["Q"]["se"] = -0.5  # no support: never a failure
+    failures = gate_failures(report, Thresholds())
+    assert len(failures) == 3
+    assert "agreement 99.00 % < 99.5 %" in failures[0]
+    assert "over by 0.10 pp" in failures[1]
+    assert failures[2].startswith("S sensitivity dropped 3.00 pp")
+
+
+@on_data
+def test_calibration_is_stratified(ds1):
+    from convert.converter import calibration_set
+
+    cal = calibration_set(ds1.windows, ds1.rr, ds1.labels, 500, seed=0)
+    counts = np.bincount(ds1.labels, minlength=5)
+    assert cal.per_class["N"] > cal.per_class["V"] > 0
+    assert all(n >= min(10, counts[i]) for i, n in enumerate(cal.per_class.values()))
+    assert len(cal.windows) == sum(cal.per_class.values())

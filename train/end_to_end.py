@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from edge_ecg.scoring import match_beats
 
 from edge_ecg.classify import classify_record
 from edge_ecg.dataset import Progress, mitdb_record
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.models import BeatModel
+from edge_ecg.scoring import match_beats
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import split_records
 

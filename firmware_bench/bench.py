@@ -19,6 +19,7 @@ import numpy as np
 
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.demo import load_excerpt
+from edge_ecg.errors import InputError
 
 WINDOWS = 5
 
@@ -98,6 +99,49 @@ def bench_tflite(path: Path, threads: int, beats: BenchBeats, duration: float) -
     }
 
 
+def bench_onnx(path: Path, threads: int, beats: BenchBeats, duration: float) -> dict:
+    """Peer: ONNX Runtime on an ``.onnx`` export of the same float model (e.g. tf2onnx of the
+    float32 ``.tflite``); one beat a call, like the TFLite runs."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise InputError(
+            f"--model {path}: .onnx peers need onnxruntime (pip install onnxruntime)"
+        ) from None
+    t0 = time.perf_counter()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # ORT raises its own types for any unreadable file
+        raise InputError(f"--model {path}: ONNX Runtime cannot load it ({str(e)[:200]})") from None
+    load_s = time.perf_counter() - t0
+    names = {len(i.shape): i.name for i in session.get_inputs()}
+    window_name, rr_name = names.get(3), names.get(2)
+    if window_name is None or rr_name is None:
+        raise InputError(f"--model {path}: expected a (1, 128, 2) window and a (1, 11) RR input")
+
+    def predict(w, r):
+        return session.run(None, {window_name: w.astype(np.float32), rr_name: r.astype(np.float32)})
+
+    t0 = time.perf_counter()
+    predict(beats.windows[:1], beats.rr[:1])
+    first_ms = (time.perf_counter() - t0) * 1e3
+    latency, throughput = time_invokes(predict, beats, duration)
+    return {
+        "model": path.name,
+        "backend": f"onnxruntime {ort.__version__}",
+        "precision": "float32",
+        "threads": threads,
+        "size_bytes": path.stat().st_size,
+        "load_s": load_s,
+        "first_inference_ms": first_ms,
+        "latency_ms": latency,
+        "throughput_bps": throughput,
+    }
+
+
 def bench_keras(path: Path, beats: BenchBeats, duration: float) -> list[dict]:
     """Peers: the float Keras model called directly and through ``predict``, one beat a call."""
     import keras
@@ -133,7 +177,22 @@ def bench_keras(path: Path, beats: BenchBeats, duration: float) -> list[dict]:
     return out
 
 
-END_TO_END = """
+PEAK_RSS = """
+def peak_rss_kb():
+    # VmHWM starts afresh at exec; ru_maxrss is inherited from the parent that forked us
+    # (a bench parent holding TensorFlow would show its own 600 MB).
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+END_TO_END = (
+    PEAK_RSS
+    + """
 import json, resource, sys, time
 import numpy as np
 from edge_ecg.classify import Classifier, classify_record
@@ -142,11 +201,14 @@ model = Classifier(sys.argv[3] if sys.argv[3] != "-" else None, threads=1).model
 t0 = time.perf_counter()
 beats = classify_record(signal, fs, model, chunk=int(5 * fs))
 seconds = time.perf_counter() - t0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss = peak_rss_kb()
 print(json.dumps({"seconds": seconds, "beats": len(beats), "rss_kb": rss}))
 """
+)
 
-COLD_START = """
+COLD_START = (
+    PEAK_RSS
+    + """
 import resource, sys, time
 import numpy as np
 from edge_ecg.classify import StreamClassifier
@@ -156,8 +218,9 @@ step = int(float(sys.argv[2]) / 4)
 for start in range(0, signal.size, step):
     if stream.push(signal[start:start + step]):
         break
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(peak_rss_kb())
 """
+)
 
 
 def end_to_end(signal_path: Path, fs: float, model: str | None, record: str) -> dict:

@@ -50,7 +50,7 @@ def _record_signal(data_dir, record: str, tmp: Path) -> tuple[Path, float, str]:
     "models",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="A .tflite (or .keras, as a peer) model; repeat for several. "
+    help="A .tflite (or, as a peer, .keras or .onnx) model; repeat for several. "
     "Default: the shipped int8 model.",
 )
 @click.option(
@@ -111,15 +111,17 @@ def bench(models, threads_text, duration, data_dir, record, compare, json_path, 
         return
     from edge_ecg.models import DEFAULT_MODEL
 
-    from .bench import bench_keras, bench_tflite, cold_start, end_to_end, excerpt_beats
+    from .bench import bench_keras, bench_onnx, bench_tflite, cold_start, end_to_end, excerpt_beats
     from .host import host_info
 
     paths = [Path(m) for m in models] or [DEFAULT_MODEL]
     for p in paths:
         if not p.is_file():
             raise InputError(f"--model {p}: no such file")
-        if p.suffix not in (".tflite", ".keras"):
-            raise InputError(f"--model {p}: a model is a .tflite or .keras file")
+        if p.suffix not in (".tflite", ".keras", ".onnx"):
+            raise InputError(
+                f"--model {p}: a model is a .tflite (or, as a peer, .keras/.onnx) file"
+            )
     beats = excerpt_beats()
     results = []
     for p in paths:
@@ -129,7 +131,8 @@ def bench(models, threads_text, duration, data_dir, record, compare, json_path, 
             continue
         for t in _threads(threads_text):
             click.echo(f"bench {p.name}, {t} thread(s)", err=True)
-            results.append(bench_tflite(p, t, beats, duration))
+            run = bench_onnx if p.suffix == ".onnx" else bench_tflite
+            results.append(run(p, t, beats, duration))
     tflite = next((p for p in paths if p.suffix == ".tflite"), None)
     with tempfile.TemporaryDirectory() as tmp:
         signal, fs, name = _record_signal(data_dir, record if data_dir else "excerpt", Path(tmp))

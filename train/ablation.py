@@ -127,13 +127,67 @@ def table(arms: dict[str, list[dict]]) -> str:
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs/ablation")
 @click.option("--md", "md_path", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False))
-def summarize(runs_dir, md_path, json_path) -> None:
-    """Write the ablation table (Markdown) and, optionally, every row as JSON."""
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    help="PNG: every seed's DS2 accuracy and macro-F1, and the hold-out macro-F1 per epoch.",
+)
+def summarize(runs_dir, md_path, json_path, plot_path) -> None:
+    """Write the ablation table (Markdown) and, optionally, every row as JSON and a plot."""
     arms = collect(Path(runs_dir))
     write_text(md_path, table(arms))
     if json_path:
         write_json(json_path, arms)
+    if plot_path:
+        plot(Path(runs_dir), arms, plot_path)
     click.echo(table(arms))
+
+
+def plot(runs_dir: Path, arms: dict[str, list[dict]], path: str) -> None:
+    """Seeds as dots (spread = steadiness) and the hold-out learning curves, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edge_ecg.atomic import atomic_path
+
+    names = list(arms)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, key, title in (
+        (axes[0], "accuracy", "DS2 accuracy %"),
+        (axes[1], "macro_f1", "DS2 macro-F1 % (N S V F)"),
+    ):
+        for i, name in enumerate(names):
+            v = [100 * r[key] for r in arms[name]]
+            ax.scatter([i] * len(v), v, s=30, alpha=0.8)
+            ax.hlines(np.mean(v), i - 0.3, i + 0.3, color="k")
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    ax = axes[2]
+    for i, name in enumerate(n for n in names if n != "gbt"):
+        for seed in SEEDS:
+            hist = runs_dir / f"{name}-s{seed}" / "history.json"
+            if not hist.is_file():
+                continue
+            epochs = json.loads(hist.read_text()).get("epochs", [])
+            ax.plot(
+                [e["epoch"] for e in epochs],
+                [100 * e["holdout_macro_f1"] for e in epochs],
+                color=f"C{i}",
+                alpha=0.6,
+                label=name if seed == SEEDS[0] else None,
+            )
+    ax.set_title("hold-out (inside DS1) macro-F1 % per epoch")
+    ax.set_xlabel("epoch")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

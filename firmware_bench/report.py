@@ -88,7 +88,7 @@ def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
                     **base,
                     "variant": variant,
                     "size_kb": manifest.get("bytes", 0) / 1024 or None,
-                    "macs": manifest.get("macs"),
+                    "macs": manifest.get("macs") or _macs(validate.with_name(f"{name}.tflite")),
                     **_figures(v["candidate"]),
                     "acc_drift_pp": 100 * v["delta"]["accuracy"],
                     "agreement": v["agreement"],
@@ -97,6 +97,18 @@ def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
             )
             confusions[f"{run.name} {variant}"] = v["candidate"]["confusion"]
     return rows, confusions
+
+
+def _macs(tflite: Path) -> int | None:
+    """MACs per beat counted from the file itself (convert.inspect reads the flatbuffer)."""
+    if not tflite.is_file():
+        return None
+    from convert.inspect import inspect_tflite
+
+    try:
+        return inspect_tflite(tflite).get("macs")
+    except Exception:  # a report must not fail on one unreadable file; the cell stays empty
+        return None
 
 
 def _fmt(key: str, value) -> str:

@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "validate": "convert.cli:validate",
     "bench": "firmware_bench.cli:bench",
     "report": "firmware_bench.cli_report:report",
+    "noise-stress": "train.cli_noise:noise_stress",
 }
 
 

@@ -1,0 +1,50 @@
+"""edge-ecg noise-stress on one record and one SNR: the JSON layout, and noise costs accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edge_ecg.cli import cli
+
+pytestmark = [pytest.mark.data, pytest.mark.slow]
+
+
+def test_noise_stress_one_record_one_snr(data_dir, tmp_path):
+    out = tmp_path / "n.json"
+    r = CliRunner().invoke(
+        cli,
+        ["noise-stress", "--data-dir", str(data_dir), "--snr", "0", "--records", "213",
+         "--json", str(out), "--plot", str(tmp_path / "n.png")],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert set(res["nstdb"]) == {"clean", "0"}
+    assert {"clean", "0", "0/bw", "0/em", "0/ma"} <= set(res["mixes"])
+    for study in ("nstdb", "mixes"):
+        clean, noisy = res[study]["clean"], res[study]["0"]
+        assert clean["se"] > 0.99 and clean["ppv"] > 0.99
+        # noise invents beats: +P and class accuracy fall at 0 dB
+        assert noisy["ppv"] < clean["ppv"] and noisy["accuracy"] < clean["accuracy"]
+    assert (tmp_path / "n.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mix_hits_the_asked_snr():
+    from edge_ecg.records import Record
+    from train.noise_stress import mix, qrs_power
+
+    fs = 360.0
+    t = np.arange(int(60 * fs))
+    signal = np.zeros(t.size)
+    beats = np.arange(180, t.size - 180, 300)
+    signal[beats] = 1.0  # 1 mV spikes: peak-to-peak 1 mV
+    rec = Record("x", fs, "MLII", "mV", signal, beats, np.zeros(beats.size, dtype=np.int64))
+    noise = np.random.default_rng(0).standard_normal(t.size)
+    noisy = mix(rec, noise, 6.0)
+    added = noisy - signal
+    snr = 10 * np.log10(qrs_power(rec) / np.mean(added**2))
+    assert qrs_power(rec) == pytest.approx(1 / 8)
+    assert snr == pytest.approx(6.0, abs=0.01)

@@ -134,6 +134,14 @@ def run(
     return out
 
 
+def _order(key: str) -> tuple:
+    """clean first, then by falling SNR; the all-noise row before its per-noise rows."""
+    if key == "clean":
+        return (0, 0.0, "")
+    snr, _, noise = key.partition("/")
+    return (1, -float(snr), noise)
+
+
 def markdown(result: dict) -> str:
     def pct(v):
         return "–" if v is None else f"{100 * v:.1f}"
@@ -144,7 +152,8 @@ def markdown(result: dict) -> str:
         lines += [f"### {title}", "",
                   "| SNR dB | beats | Se % | +P % | FP | accuracy % | S Se % | V Se % |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for key, s in result[study].items():
+        for key in sorted(result[study], key=_order):
+            s = result[study][key]
             lines.append(
                 f"| {key} | {s['tp'] + s['fn']} | {pct(s['se'])} | {pct(s['ppv'])} | {s['fp']} | "
                 f"{pct(s['accuracy'])} | {pct(s['S_se'])} | {pct(s['V_se'])} |"

@@ -15,7 +15,7 @@ from .atomic import write_bytes, write_text
 from .classify import ClassifiedBeat, Classifier, StreamClassifier
 from .errors import InputError
 from .signal_io import DTYPES, read_signal, read_stream
-from .spec import CLASSES
+from .spec import CLASSES, FS, WINDOW
 
 FORMATS = ("summary", "csv", "json", "wfdb")
 
@@ -124,6 +124,12 @@ def _run(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads, wit
         _run_stream(fs, dtype, fmt, out_dir, ann_ext, classifier, with_probs)
         return
     signal = read_signal(input_path, fs, lead)
+    n = signal.samples.size
+    if n < WINDOW / FS * signal.fs:
+        raise InputError(
+            f"{input_path}: {n} samples ({n / signal.fs:.2f} s) is shorter than one beat window "
+            f"({WINDOW / FS:.2f} s); nothing to classify"
+        )
     stream = StreamClassifier(signal.fs, classifier=classifier)
     beats = stream.push(signal.samples) + stream.flush()
     _write(

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ecg.atomic import write_bytes
-from edge_ecg.errors import InputError, ModelError
+from edge_ecg.errors import InputError, ModelError, first_line
 from edge_ecg.interpreter import TFLiteModel
 from edge_ecg.manifest import sha256_bytes, write_manifest
 from edge_ecg.spec import CLASSES
@@ -195,29 +195,32 @@ def tflite_converter(
     return converter
 
 
+@contextlib.contextmanager
+def converting(what: str) -> Iterator[None]:
+    """Run a converter step quietly; any error it raises (the converter, calibrator and
+    quantizer raise many types, all meaning "cannot") becomes one ``ModelError`` line."""
+    try:
+        with quiet_converter():
+            yield
+    except Exception as e:
+        raise ModelError(f"{what} failed: {first_line(e)[:300]}") from None
+
+
 def to_tflite(
     frozen, mode: str, calibration: Calibration | None = None, per_channel: bool = False
 ) -> bytes:
     """Convert a frozen function in one of ``MODES``."""
     converter = tflite_converter(frozen, mode, calibration, per_channel)
-    try:
-        with quiet_converter():
-            return bytes(converter.convert())
-    except Exception as e:  # the converter raises many types; all mean "cannot convert"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"TFLite conversion ({mode}) failed: {first[:300]}") from None
+    with converting(f"TFLite conversion ({mode})"):
+        return bytes(converter.convert())
 
 
 def calibrated_model(frozen, calibration: Calibration, per_channel: bool = False) -> bytes:
     """The float model with each tensor's min/max over the calibration beats recorded in it."""
     converter = tflite_converter(frozen, "int8", calibration, per_channel)
     converter._experimental_calibrate_only = True
-    try:
-        with quiet_converter():
-            return bytes(converter.convert())
-    except Exception as e:  # the calibrator raises many types; all mean "cannot calibrate"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"int8 calibration failed: {first[:300]}") from None
+    with converting("int8 calibration"):
+        return bytes(converter.convert())
 
 
 def activation_ranges(
@@ -299,20 +302,16 @@ def int8_tflite(
         )
         calibrated = _with_ranges(calibrated, ranges)
     io_type = tf.float32 if numeric_verify else tf.int8
-    try:
-        with quiet_converter():
-            return bytes(
-                mlir_quantize(
-                    calibrated,
-                    disable_per_channel=not per_channel,
-                    input_data_type=io_type,
-                    output_data_type=io_type,
-                    enable_numeric_verify=numeric_verify,
-                )
+    with converting("int8 quantization"):
+        return bytes(
+            mlir_quantize(
+                calibrated,
+                disable_per_channel=not per_channel,
+                input_data_type=io_type,
+                output_data_type=io_type,
+                enable_numeric_verify=numeric_verify,
             )
-    except Exception as e:  # the quantizer raises many types; all mean "cannot quantize"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelError(f"int8 quantization failed: {first[:300]}") from None
+        )
 
 
 def beat_samples(frozen, windows: np.ndarray, rr: np.ndarray) -> Callable[[], Iterator[list]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_ecg.errors import EdgeEcgError, ModelError
+from edge_ecg.errors import EdgeEcgError, ModelError, first_line
 from edge_ecg.interpreter import interpreter_class
 from edge_ecg.manifest import read_manifest, sha256_bytes
 
@@ -37,7 +37,7 @@ def _interpreter(data: bytes, path: Path):
         interp = cls(model_content=data, **(kwargs if resolver else {}))
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first_line(e)
         raise ModelError(f"{path}: the interpreter cannot load it ({first})") from None
     return interp
 

@@ -21,3 +21,10 @@ class ModelError(EdgeEcgError):
 
 class OutputError(EdgeEcgError):
     """An output could not be written (unwritable directory, full disk)."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none): foreign
+    libraries' errors are shown in one line, not as a traceback."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

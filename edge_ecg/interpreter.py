@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, first_line
 from .manifest import read_manifest
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
 
@@ -125,7 +125,7 @@ class TFLiteModel:
             self._interp = cls(model_content=data, num_threads=threads)
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise ModelError(f"{self.path}: the interpreter cannot load it ({first})") from None
         self.size_bytes = len(data)
         self._window, self._rr, self._out = self._find_ports()

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, first_line
 from .interpreter import TFLiteModel
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
 
@@ -50,7 +50,7 @@ class KerasModel:
         try:
             self.model = keras.saving.load_model(self.path, safe_mode=True, compile=False)
         except Exception as e:  # Keras raises many types for a bad archive; all mean the same
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            first = first_line(e)
             raise ModelError(f"{self.path}: cannot load the Keras model ({first[:200]})") from None
         shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
         if sorted(shapes, key=len) != [(N_RR,), (WINDOW, CHANNELS)]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .order_stats import median, median_rows
 from .preprocess import Cleaner, check_signal
 from .spec import CHANNELS, FS, N_RR, POST, PRE, WINDOW
 
@@ -67,7 +68,7 @@ class BeatFeaturizer:
         self._prev_peak: int | None = None
         self._rr: deque[float] = deque(maxlen=LONG_RR)
         self._amps: deque[float] = deque(maxlen=STATS_BEATS)
-        self._windows = np.zeros((STATS_BEATS, WINDOW))
+        self._windows = np.zeros((WINDOW, STATS_BEATS))  # one beat per column
         self._n_windows = 0
         self.dropped = 0  # peaks too close to the start or end to cut a window
 
@@ -149,14 +150,16 @@ class BeatFeaturizer:
         if pre is not None:
             self._rr.append(min(pre, MAX_RR))
         self._amps.append(abs(raw[PRE]))
-        self._windows[self._n_windows % STATS_BEATS] = raw
+        self._windows[:, self._n_windows % STATS_BEATS] = raw
         self._n_windows += 1
 
         amp = max(float(median(np.asarray(self._amps))), 1e-6)
-        median_beat = median(self._windows[: min(self._n_windows, STATS_BEATS)])
-        window = np.empty((WINDOW, CHANNELS), dtype=np.float32)
-        window[:, 0] = np.clip(raw / amp, -CLIP, CLIP)
-        window[:, 1] = np.clip((raw - median_beat) / amp, -CLIP, CLIP)
+        median_beat = median_rows(self._windows[:, : min(self._n_windows, STATS_BEATS)])
+        scaled = np.empty((CHANNELS, WINDOW))
+        np.divide(raw, amp, out=scaled[0])
+        np.divide(np.subtract(raw, median_beat), amp, out=scaled[1])
+        np.clip(scaled, -CLIP, CLIP, out=scaled)
+        window = np.ascontiguousarray(scaled.T, dtype=np.float32)
         return Beat(
             peak=peak,
             sample=round(float(self._to_input(peak))),
@@ -166,8 +169,8 @@ class BeatFeaturizer:
         )
 
     def _rr_features(self, pre: float | None, post: float | None) -> np.ndarray:
-        history = list(self._rr)
-        rr = np.asarray(history, dtype=np.float64)
+        rr = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))
+        history = rr.size > 0
         local = float(median(rr[-LOCAL_RR:])) if history else None
         long = float(median(rr)) if history else None
         # With no history yet (first beat of a stream) the known neighbour stands in.
@@ -178,10 +181,10 @@ class BeatFeaturizer:
         long = long if long is not None else fallback
         # The mean, unlike the median, feels the long pauses of a slow underlying rhythm: in a
         # record where ectopic beats outnumber sinus ones (MIT-BIH 232) only it shows them early.
-        mean = float(np.mean(rr)) if history else fallback
+        mean = float(np.add.reduce(rr) / rr.size) if history else fallback  # == np.mean(rr)
         ratios = [pre / long, post / long, local / long, pre / post, pre / mean, post / mean]
-        out = np.concatenate([[pre, post, local, long, mean], np.clip(ratios, 0.0, MAX_RATIO)])
-        return out.astype(np.float32)
+        clipped = [min(max(r, 0.0), MAX_RATIO) for r in ratios]
+        return np.array([pre, post, local, long, mean, *clipped], dtype=np.float32)
 
     def _trim(self) -> None:
         """Keep only the signal that pending or late-reported peaks may still need."""
@@ -192,21 +195,6 @@ class BeatFeaturizer:
         if drop > 0:
             self._buf = self._buf[drop:]
             self._buf_start += drop
-
-
-def median(a: np.ndarray) -> np.ndarray:
-    """``np.median(a, axis=0)``, bit for bit, without its per-call overhead (NaN checks,
-    axis bookkeeping), which cost more than the model itself on every beat of a stream.
-
-    Same arithmetic as numpy: the middle order statistic, or the mean of the two middle ones.
-    The inputs never hold NaN (the cleaner refuses them).
-    """
-    n = a.shape[0]
-    k = n // 2
-    if n % 2:
-        return np.partition(a, k, axis=0)[k]
-    part = np.partition(a, (k - 1, k), axis=0)
-    return np.add(part[k - 1], part[k]) / 2
 
 
 def extract_beats(

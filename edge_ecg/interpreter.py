@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -62,23 +63,48 @@ class Port:
     def quantized(self) -> bool:
         return self.dtype in (np.int8, np.uint8, np.int16) and self.scale > 0
 
+    @cached_property
+    def _constants(self) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+        info = np.iinfo(self.dtype)
+        return (
+            np.float32(self.scale),
+            np.float32(self.zero_point),
+            np.float32(info.min),
+            np.float32(info.max),
+        )
+
     def quantize(self, x: np.ndarray) -> np.ndarray:
         if not self.quantized:
             return np.asarray(x, dtype=self.dtype)
         # The same float32 arithmetic as round(x / scale) + zero_point, clipped, in ufuncs with
-        # out= (np.clip alone costs more than the model's invoke on one beat).
-        info = np.iinfo(self.dtype)
-        q = np.divide(x, np.float32(self.scale), dtype=np.float32)
+        # out= and constants made once: on one beat, np.clip and np.iinfo alone cost more than
+        # the model's invoke.
+        scale, zero_point, lo, hi = self._constants
+        q = np.divide(x, scale, dtype=np.float32)
         np.rint(q, out=q)
-        q += np.float32(self.zero_point)
-        np.maximum(q, np.float32(info.min), out=q)
-        np.minimum(q, np.float32(info.max), out=q)
+        q += zero_point
+        np.maximum(q, lo, out=q)
+        np.minimum(q, hi, out=q)
         return q.astype(self.dtype)
+
+    @cached_property
+    def _table(self) -> np.ndarray | None:
+        """Dequantized value of every 8-bit code, indexed by the code's unsigned byte."""
+        if self.dtype not in (np.int8, np.uint8):
+            return None
+        codes = np.arange(256, dtype=np.uint8).view(self.dtype)
+        return self._dequantize(codes)
+
+    def _dequantize(self, q: np.ndarray) -> np.ndarray:
+        return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         if not self.quantized:
             return np.asarray(q, dtype=np.float32)
-        return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+        table = self._table
+        if table is None:
+            return self._dequantize(q)
+        return table[np.asarray(q, dtype=self.dtype).view(np.uint8)]
 
 
 def _port(detail: dict) -> Port:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .order_stats import median
+
 #: Verdict names, in the order they are checked.
 REASONS = ("flat", "saturated", "noisy")
 #: A run of identical samples this long (s) at the block's extreme is a rail.
@@ -31,8 +33,12 @@ class Segment:
     reason: str
 
 
-def _longest_run_at(x: np.ndarray, value: float) -> int:
-    hit = np.concatenate([[0], (x == value).astype(np.int8), [0]])
+def _longest_run_at(x: np.ndarray, value: float, at_least: int) -> int:
+    """Longest run of ``value`` in ``x`` (0 when fewer than ``at_least`` samples hold it)."""
+    hit = x == value
+    if np.count_nonzero(hit) < at_least:
+        return 0
+    hit = np.concatenate([[0], hit.astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(hit))
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
@@ -50,16 +56,21 @@ class QualityMonitor:
         self._open: Segment | None = None
 
     def _verdict(self, x: np.ndarray) -> str | None:
-        ptp = float(x.max() - x.min())
-        scale = max(abs(float(np.median(x))), 1.0)
-        if ptp <= 1e-9 * scale:
+        hi, lo = float(x.max()), float(x.min())
+        ptp = hi - lo
+        # Flat: no variation relative to the level (|median| only matters if the block is nearly
+        # flat, and it is never above max |x|, so it is computed only then).
+        nearly_flat = ptp <= 1e-9 * max(abs(hi), abs(lo), 1.0)
+        if nearly_flat and ptp <= 1e-9 * max(abs(float(median(x))), 1.0):
             return "flat"
         rail = round(RAIL_SECONDS * self.fs)
-        if max(_longest_run_at(x, x.max()), _longest_run_at(x, x.min())) >= rail:
+        if max(_longest_run_at(x, hi, rail), _longest_run_at(x, lo, rail)) >= rail:
             return "saturated"
-        hf = float(np.median(np.abs(np.diff(x, 2))))
+        d1 = x[1:] - x[:-1]
+        hf = float(median(np.abs(d1[1:] - d1[:-1])))  # np.diff(x, 2), spelt out
         if len(self._amp) >= 4:
-            amp, noise = float(np.median(self._amp)), float(np.median(self._hf))
+            amp = float(median(np.array(self._amp)))
+            noise = float(median(np.array(self._hf)))
             if ptp > 10 * amp or ptp < 0.02 * amp or hf > 8 * max(noise, 1e-12):
                 return "noisy"
         self._amp.append(ptp)

@@ -1,0 +1,107 @@
+"""Same answers on another CPU: dump the runtime's outputs here, dump them there, compare.
+
+``dump`` runs where only ``edge-ecg[runtime]`` is installed (an emulated or a real Pi): the
+shipped int8 model on the bundled MIT-BIH excerpt, (a) end to end (detect, cut, classify) and
+(b) on beat inputs computed by the reference machine, so the model is compared on identical
+inputs. ``compare`` checks the model's int8 outputs agree within ``--steps`` quantization steps
+and the end-to-end beats and labels match, and writes a JSON verdict.
+
+    python -m firmware_bench.pi_check dump host.npz
+    python -m firmware_bench.pi_check dump pi.npz --inputs host.npz      # on the Pi
+    python -m firmware_bench.pi_check compare host.npz pi.npz --json docs/bench/emulated-pi.json
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from edge_ecg.atomic import write_bytes, write_text
+from edge_ecg.beats import extract_beats, stack_beats
+from edge_ecg.classify import Classifier, classify_record
+from edge_ecg.demo import load_excerpt
+from edge_ecg.errors import InputError
+from edge_ecg.spec import CLASSES
+
+
+def dump(out: Path, inputs: Path | None = None) -> dict:
+    """Run the shipped model here; save its outputs (and, without ``inputs``, its inputs)."""
+    signal, fs, ref_samples, _ = load_excerpt()
+    classifier = Classifier()
+    model = classifier.model
+    if inputs is None:
+        beats, _ = extract_beats(signal, fs, ref_samples)
+        windows, rr = stack_beats(beats)
+    else:
+        with np.load(inputs, allow_pickle=False) as z:
+            windows, rr = z["windows"], z["rr"]
+    probs = model.predict(windows, rr)
+    found = classify_record(signal, fs, model)
+    arrays = {
+        "windows": windows,
+        "rr": rr,
+        "probs": probs,
+        "out_scale": np.float64(model._out.scale),
+        "e2e_samples": np.array([b.sample for b in found], dtype=np.int64),
+        "e2e_labels": np.array([CLASSES.index(b.label) for b in found], dtype=np.int64),
+        "machine": np.array(platform.machine()),
+        "litert": np.array(model.backend),
+    }
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes(out, buf.getvalue())
+    return {"beats": len(windows), "machine": platform.machine()}
+
+
+def compare(reference: Path, other: Path, steps: int = 1) -> dict:
+    """Verdict: int8 outputs within ``steps`` steps on identical inputs, same end-to-end beats."""
+    with np.load(reference, allow_pickle=False) as a, np.load(other, allow_pickle=False) as b:
+        if not np.array_equal(a["windows"], b["windows"]):
+            raise InputError(f"{other}: was not run on {reference}'s inputs (use --inputs)")
+        scale = float(a["out_scale"])
+        step_diff = np.abs(a["probs"].astype(np.float64) - b["probs"]) / scale
+        max_steps = int(np.round(step_diff.max()))
+        same_class = float(np.mean(a["probs"].argmax(1) == b["probs"].argmax(1)))
+        e2e_same = bool(
+            np.array_equal(a["e2e_samples"], b["e2e_samples"])
+            and np.array_equal(a["e2e_labels"], b["e2e_labels"])
+        )
+        result = {
+            "reference_machine": str(a["machine"]),
+            "other_machine": str(b["machine"]),
+            "beats": len(a["probs"]),
+            "max_output_diff_steps": max_steps,
+            "outputs_identical": bool(np.array_equal(a["probs"], b["probs"])),
+            "same_class_fraction": same_class,
+            "end_to_end_beats": [len(a["e2e_samples"]), len(b["e2e_samples"])],
+            "end_to_end_identical": e2e_same,
+            "allowed_steps": steps,
+            "passed": bool(max_steps <= steps and e2e_same),
+        }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) >= 2 and argv[0] == "dump":
+        inputs = Path(argv[3]) if len(argv) >= 4 and argv[2] == "--inputs" else None
+        print(json.dumps(dump(Path(argv[1]), inputs)))
+        return 0
+    if len(argv) >= 3 and argv[0] == "compare":
+        result = compare(Path(argv[1]), Path(argv[2]))
+        text = json.dumps(result, indent=1) + "\n"
+        if len(argv) >= 5 and argv[3] == "--json":
+            write_text(Path(argv[4]), text)
+        print(text, end="")
+        return 0 if result["passed"] else 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

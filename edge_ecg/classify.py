@@ -19,7 +19,7 @@ from .errors import InputError
 from .models import BeatModel, load_model
 from .preprocess import Cleaner, check_signal
 from .quality import QualityMonitor, Segment
-from .spec import CLASSES, FS, WINDOW
+from .spec import CLASSES, FS, POST, PRE, WINDOW
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,9 @@ class Classifier:
 class StreamClassifier:
     """Streaming detect + classify; ``push`` returns the beats finalised so far.
 
-    Beats come out at most ``latency_seconds`` after their R-peak entered the stream.
+    Beats come out at most ``latency_seconds`` after their R-peak entered the stream. Beats
+    whose window touches unreadable input (see :mod:`.quality`) are not reported; the
+    unreadable stretches themselves come from ``take_segments()``.
     """
 
     def __init__(
@@ -87,7 +89,10 @@ class StreamClassifier:
         self.classifier = classifier or Classifier(model, threads)
         self.quality = QualityMonitor(self.fs)
         self.samples = 0
-        self._held: list = []  # featurized beats whose input second is not judged yet
+        # A beat is kept only if no sample of its window lies in unreadable input.
+        self._pre = PRE * self.fs / FS
+        self._post = POST * self.fs / FS
+        self._held: list = []  # featurized beats whose window is not judged yet
         self._bad: list[Segment] = []  # unreadable segments that may still hold held beats
         self._closed: list[Segment] = []  # closed segments not yet taken by the caller
 
@@ -129,18 +134,22 @@ class StreamClassifier:
         self._closed += closed
 
     def _release(self, judged: int | None) -> list[ClassifiedBeat]:
-        """Classify held beats whose second is judged, dropping those in unreadable input."""
+        """Classify held beats whose window is judged, dropping those touching unreadable input."""
         open_segment = self.quality.current()
         bad = self._bad + ([open_segment] if open_segment else [])
         ready, keep = [], []
         for beat in self._held:
-            if judged is not None and beat.sample >= judged:
+            if judged is not None and beat.sample + self._post >= judged:
                 keep.append(beat)
-            elif not any(s.start <= beat.sample < s.end for s in bad):
+            elif not any(
+                beat.sample - self._pre < s.end and beat.sample + self._post > s.start for s in bad
+            ):
                 ready.append(beat)
         self._held = keep
-        horizon = min((b.sample for b in keep), default=judged if judged is not None else 0)
-        self._bad = [s for s in self._bad if s.end > horizon]
+        # Beats not featurized yet have R-peaks less than latency_seconds old.
+        frontier = self.samples - (self.latency_seconds + 1.0) * self.fs
+        horizon = min([b.sample for b in keep] + [frontier])
+        self._bad = [s for s in self._bad if s.end + self._pre > horizon]
         return self.classifier.classify(ready, self.fs)
 
 

@@ -14,6 +14,7 @@ from .annotations import CLASS_SYMBOL, annotation_bytes
 from .atomic import write_bytes, write_text
 from .classify import ClassifiedBeat, Classifier, StreamClassifier
 from .errors import InputError
+from .quality import Segment
 from .signal_io import DTYPES, read_signal, read_stream
 from .spec import CLASSES, FS, WINDOW
 
@@ -55,10 +56,18 @@ def _input_options(f):
 def _rows(beats: list[ClassifiedBeat], with_probs: bool) -> list[str]:
     if with_probs:
         return [
-            f"{b.sample},{b.time:.4f},{b.label}," + ",".join(f"{p:.4f}" for p in b.probabilities)
+            f"{b.sample},{b.time:.4f},{b.label},"
+            + ",".join(f"{p:.4f}" for p in b.probabilities)
+            + ",,"
             for b in beats
         ]
-    return [f"{b.sample},{b.time:.4f}" for b in beats]
+    return [f"{b.sample},{b.time:.4f},," for b in beats]
+
+
+def _segment_row(s: Segment, fs: float, with_probs: bool) -> str:
+    """An unreadable stretch as a CSV row: its start, then ``end`` and ``reason`` filled."""
+    middle = "~," + "," * len(CLASSES) if with_probs else ""
+    return f"{s.start},{s.start / fs:.4f},{middle}{s.end},{s.reason}"
 
 
 def _csv_header(with_probs: bool) -> str:
@@ -67,11 +76,43 @@ def _csv_header(with_probs: bool) -> str:
         if with_probs
         else ["sample", "time"]
     )
-    return ",".join(cols)
+    return ",".join([*cols, "end", "reason"])
 
 
-def _summary(name: str, beats: list[ClassifiedBeat], seconds: float, with_probs: bool) -> str:
+def _in_order(beats: list[ClassifiedBeat], segments: list[Segment]) -> list:
+    """Beats and unreadable stretches by sample (a stretch never holds a beat)."""
+    return sorted([*beats, *segments], key=lambda x: x.sample if hasattr(x, "sample") else x.start)
+
+
+def _csv_lines(items: list, fs: float, with_probs: bool) -> list[str]:
+    return [
+        _segment_row(x, fs, with_probs) if isinstance(x, Segment) else _rows([x], with_probs)[0]
+        for x in items
+    ]
+
+
+def _beat_json(b: ClassifiedBeat, with_probs: bool) -> dict:
+    return b.as_dict() if with_probs else {"sample": b.sample, "time": round(b.time, 4)}
+
+
+def _summary(
+    name: str,
+    beats: list[ClassifiedBeat],
+    segments: list[Segment],
+    fs: float,
+    seconds: float,
+    with_probs: bool,
+) -> str:
     lines = [f"{name}: {seconds / 60:.1f} min, {len(beats)} beats"]
+    if segments:
+        by_reason = Counter()
+        for s in segments:
+            by_reason[s.reason] += (s.end - s.start) / fs
+        total = sum(by_reason.values())
+        parts = ", ".join(f"{r} {t:.0f} s" for r, t in sorted(by_reason.items()))
+        lines.append(
+            f"  unreadable: {len(segments)} stretches, {total:.0f} s ({parts}); no beats there"
+        )
     if len(beats) > 1:
         rr = np.diff([b.time for b in beats])
         lines.append(f"  heart rate: median {60 / np.median(rr):.0f} bpm")
@@ -92,22 +133,36 @@ def _summary(name: str, beats: list[ClassifiedBeat], seconds: float, with_probs:
     return "\n".join(lines) + "\n"
 
 
-def _write(fmt: str, out_dir: str | None, name: str, ext: str, beats, fs, seconds, with_probs):
+def _write(fmt, out_dir, name, ext, beats, segments, fs, seconds, with_probs):
     if fmt == "summary":
-        click.echo(_summary(name, beats, seconds, with_probs), nl=False)
+        click.echo(_summary(name, beats, segments, fs, seconds, with_probs), nl=False)
         return
     if fmt == "wfdb":
-        samples = np.array([b.sample for b in beats], dtype=np.int64)
-        symbols = [CLASS_SYMBOL[b.label] if with_probs else "N" for b in beats]
-        write_bytes(Path(out_dir) / f"{name}.{ext}", annotation_bytes(samples, symbols))
+        marks = []  # (sample, order, symbol, subtype, note): a "clean again" mark sorts first
+        for b in beats:
+            marks.append((b.sample, 1, CLASS_SYMBOL[b.label] if with_probs else "N", 0, ""))
+        for s in segments:
+            marks += [(s.start, 1, "~", -1, s.reason), (s.end, 0, "~", 0, "")]
+        marks.sort(key=lambda m: m[:2])
+        data = annotation_bytes(
+            np.array([m[0] for m in marks], dtype=np.int64),
+            [m[2] for m in marks],
+            [m[3] for m in marks],
+            [m[4] for m in marks],
+        )
+        write_bytes(Path(out_dir) / f"{name}.{ext}", data)
         return
     if fmt == "csv":
-        text = "\n".join([_csv_header(with_probs), *_rows(beats, with_probs)]) + "\n"
+        lines = _csv_lines(_in_order(beats, segments), fs, with_probs)
+        text = "\n".join([_csv_header(with_probs), *lines]) + "\n"
     else:
-        body = {"record": name, "fs": fs, "beats": [b.as_dict() for b in beats]}
-        if not with_probs:
-            body["beats"] = [{"sample": b.sample, "time": round(b.time, 4)} for b in beats]
-        else:
+        body = {
+            "record": name,
+            "fs": fs,
+            "beats": [_beat_json(b, with_probs) for b in beats],
+            "unreadable": [s.as_dict(fs) for s in segments],
+        }
+        if with_probs:
             body["counts"] = dict(Counter(b.label for b in beats))
         text = json.dumps(body, indent=1) + "\n"
     if out_dir:
@@ -138,6 +193,7 @@ def _run(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads, wit
         signal.name,
         ann_ext,
         beats,
+        stream.take_segments(),
         signal.fs,
         signal.samples.size / signal.fs,
         with_probs,
@@ -153,30 +209,30 @@ def _run_stream(fs, dtype, fmt, out_dir, ann_ext, classifier, with_probs):
     if live and fmt == "csv":
         click.echo(_csv_header(with_probs))
     kept: list[ClassifiedBeat] = []
+    segments: list[Segment] = []
 
     def emit(beats):
+        closed = stream.take_segments()
         if live:
-            for b in beats:
+            for x in _in_order(beats, closed):
                 if fmt == "csv":
-                    click.echo(_rows([b], with_probs)[0])
+                    click.echo(_csv_lines([x], stream.fs, with_probs)[0])
+                elif isinstance(x, Segment):
+                    click.echo(json.dumps({"unreadable": x.as_dict(stream.fs)}))
                 else:
-                    click.echo(
-                        json.dumps(
-                            b.as_dict()
-                            if with_probs
-                            else {"sample": b.sample, "time": round(b.time, 4)}
-                        )
-                    )
+                    click.echo(json.dumps(_beat_json(x, with_probs)))
             sys.stdout.flush()
         else:
             kept.extend(beats)
+            segments.extend(closed)
 
     emit(stream.push(first))
     for block in blocks:
         emit(stream.push(block))
     emit(stream.flush())
     if not live:
-        _write(fmt, out_dir, "stdin", ann_ext, kept, fs, stream.samples / stream.fs, with_probs)
+        seconds = stream.samples / stream.fs
+        _write(fmt, out_dir, "stdin", ann_ext, kept, segments, fs, seconds, with_probs)
 
 
 class _NoModel:
@@ -202,6 +258,13 @@ def classify(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads)
     with --fs, or '-' for a raw stream on stdin (--fs and --dtype; output is written as
     beats are finalised). --format wfdb writes DIR/<record>.<ann-ext>, readable by
     wfdb.rdann, with beat symbols N, A (class S), V, F, Q at the detected R-peaks.
+
+    \b
+    Unreadable stretches (flat, saturated or disconnected lead, overwhelming noise;
+    judged per second) get no beats. They are reported: in wfdb as '~' annotations
+    (subtype -1 where one starts, aux_note the reason; subtype 0 where it ends), in csv
+    as rows with label '~' and the end sample and reason filled in, in json as
+    "unreadable": [{start, end, start_time, end_time, reason}], in the summary as a line.
 
     \b
     Examples:

@@ -32,6 +32,15 @@ class Segment:
     end: int
     reason: str
 
+    def as_dict(self, fs: float) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "start_time": round(self.start / fs, 4),
+            "end_time": round(self.end / fs, 4),
+            "reason": self.reason,
+        }
+
 
 def _longest_run_at(x: np.ndarray, value: float, at_least: int) -> int:
     """Longest run of ``value`` in ``x`` (0 when fewer than ``at_least`` samples hold it)."""

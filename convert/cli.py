@@ -47,6 +47,14 @@ def _log(msg: str) -> None:
     help="With --int8: also write <name>-int8.h/.cc (aligned model bytes, TFLM arena size) "
     "and check TFLite Micro against LiteRT on real beats.",
 )
+@click.option(
+    "--calibration",
+    "calibration_file",
+    type=click.Path(dir_okay=False),
+    help="Calibrate (and check) on your own beats instead of DS1: a .npz with windows "
+    "(n, 128, 2) and rr (n, 11) from edge_ecg's preprocessing, labels (n,) optional "
+    "(stratifies the sample). No PhysioNet data needed then.",
+)
 @data_dir_option
 @click.option(
     "--out-dir",
@@ -56,8 +64,8 @@ def _log(msg: str) -> None:
 )
 @json_option("what was written and measured")
 def convert(
-    model, float32, fp16, dynamic, int8, calib_size, per_channel, c_array, data_dir, out_dir,
-    json_path,
+    model, float32, fp16, dynamic, int8, calib_size, per_channel, c_array, calibration_file,
+    data_dir, out_dir, json_path,
 ) -> None:  # fmt: skip
     """Convert a trained .keras beat classifier to .tflite, one file per precision flag.
 
@@ -82,6 +90,7 @@ def convert(
     """
     from train.beatset import load_beats
 
+    from .calibration import load_calibration_file
     from .converter import MODES, Options, canonical_command, convert_keras_model
 
     model = Path(model)
@@ -92,10 +101,13 @@ def convert(
     if not modes:
         raise click.UsageError("choose at least one of --float32 --fp16 --dynamic --int8")
     options = Options(calib_size=calib_size, per_channel=per_channel)
-    command = canonical_command(model, modes, options, out_dir, c_array)
-    ds1 = load_beats(data_dir, "DS1", progress=progress)
+    command = canonical_command(model, modes, options, out_dir, c_array, calibration_file)
+    if calibration_file:
+        beats = load_calibration_file(calibration_file)
+    else:
+        beats = load_beats(data_dir, "DS1", progress=progress)
     results = convert_keras_model(
-        model, modes, out_dir, ds1, options, command=command, c_array=c_array, log=_log
+        model, modes, out_dir, beats, options, command=command, c_array=c_array, log=_log
     )
     if json_path:
         write_json(

@@ -39,7 +39,8 @@ from edge_ecg.atomic import write_bytes
 from edge_ecg.errors import InputError, ModelError, first_line
 from edge_ecg.interpreter import TFLiteModel
 from edge_ecg.manifest import sha256_bytes, write_manifest
-from edge_ecg.spec import CLASSES
+
+from .calibration import Calibration, calibration_set
 
 MODES = ("float32", "fp16", "dynamic", "int8")
 #: Ops that would make a file unusable on our runtimes or keep state between invokes.
@@ -52,57 +53,6 @@ TFLM_BEATS = 1000
 INT8_DTYPES = ("INT8", "INT32", "BOOL")
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """DS1 beats the int8 ranges are measured on: a class-stratified sample, never DS2."""
-
-    windows: np.ndarray
-    rr: np.ndarray
-    per_class: dict[str, int]
-    seed: int
-    #: the sample size asked for (``beats`` may differ by rounding of the class quotas).
-    size: int
-
-    def describe(self) -> dict:
-        return {
-            "split": "DS1",
-            "size": self.size,
-            "beats": len(self.windows),
-            "per_class": self.per_class,
-            "seed": self.seed,
-            "sampling": "stratified by class, proportional, each class at least 2 %",
-        }
-
-
-def calibration_set(windows, rr, labels, size: int, seed: int = 0) -> Calibration:
-    """A class-stratified sample of ``size`` beats.
-
-    Proportional to the class counts, so the ranges describe the beats the device will see,
-    but every class gets at least 2 % of the sample (or all its beats): a class missing from
-    calibration (F, Q are rare) could fall outside the measured ranges and be clipped.
-    """
-    if size < 10:
-        raise InputError(f"--calib-size: {size} beats is too few to measure ranges (use >= 10)")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    counts = np.bincount(labels, minlength=len(CLASSES))
-    share = np.round(size * counts / max(1, counts.sum())).astype(int)
-    quota = np.minimum(counts, np.maximum(share, size // 50))
-    picks = []
-    for c, n in enumerate(quota):
-        pool = np.flatnonzero(labels == c)
-        picks.append(rng.choice(pool, size=int(n), replace=False))
-    order = np.concatenate(picks)
-    order = order[rng.permutation(order.size)]
-    return Calibration(
-        windows=np.asarray(windows[order], np.float32),
-        rr=np.asarray(rr[order], np.float32),
-        per_class={c: int(n) for c, n in zip(CLASSES, quota, strict=True)},
-        seed=seed,
-        size=size,
-    )
 
 
 @dataclass(frozen=True)
@@ -539,7 +489,7 @@ def convert_keras_model(
     model_path: str | os.PathLike[str],
     modes: Sequence[str],
     out_dir: str | os.PathLike[str],
-    ds1,
+    beats,
     options: Options = Options(),
     command: str = "",
     c_array: bool = False,
@@ -547,7 +497,8 @@ def convert_keras_model(
 ) -> list[Converted]:
     """Convert ``model_path`` in each of ``modes`` into ``out_dir``; see the module docstring.
 
-    ``ds1`` is the DS1 BeatSet: calibration (int8) and the check beats come from it.
+    ``beats`` (the DS1 BeatSet, or a user calibration file's ``BeatFile``) gives the int8
+    calibration sample and the check beats.
     """
 
     from .export import ExportModel, check_export
@@ -563,8 +514,13 @@ def convert_keras_model(
     keras_model = KerasModel(model_path).model
     source = {"file": str(model_path), "sha256": sha256_bytes(model_path.read_bytes())}
     training = training_checksums(model_path)
-    calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, options.calib_size, options.seed)
-    check = calibration_set(ds1.windows, ds1.rr, ds1.labels, CHECK_BEATS, options.seed + 1)
+    beat_source = getattr(beats, "source", "DS1")
+    calibration = calibration_set(
+        beats.windows, beats.rr, beats.labels, options.calib_size, options.seed, beat_source
+    )
+    check = calibration_set(
+        beats.windows, beats.rr, beats.labels, CHECK_BEATS, options.seed + 1, beat_source
+    )
 
     export = ExportModel(keras_model, lstm=options.lstm)
     export_err = check_export(keras_model, export, check.windows, check.rr)
@@ -627,7 +583,9 @@ def convert_keras_model(
         if c_array and mode == "int8":
             from .microcontroller import export_c_array
 
-            micro = calibration_set(ds1.windows, ds1.rr, ds1.labels, TFLM_BEATS, options.seed + 2)
+            micro = calibration_set(
+                beats.windows, beats.rr, beats.labels, TFLM_BEATS, options.seed + 2, beat_source
+            )
             extra = export_c_array(path, micro.windows, micro.rr, log)
             fields["tflm"] = extra["tflm"]
             fields["c_array"] = extra["files"]
@@ -635,7 +593,8 @@ def convert_keras_model(
         results.append(Converted(mode, path, len(data), ops, checked, manifest, extra))
         log(
             f"{path}: {len(data) / 1024:.1f} KB, {sum(ops.values())} ops, agreement with Keras "
-            f"{100 * checked['agreement']:.2f} % on {CHECK_BEATS} DS1 beats"
+            f"{100 * checked['agreement']:.2f} % on {len(check.windows)} "
+            f"{'DS1' if beat_source == 'DS1' else 'calibration-file'} beats"
         )
     return results
 
@@ -671,7 +630,9 @@ def _check_outputs(mode: str, got: np.ndarray, want: np.ndarray) -> dict:
     }
 
 
-def canonical_command(model: Path, modes: Sequence[str], options: Options, out_dir, c_array):
+def canonical_command(
+    model: Path, modes: Sequence[str], options: Options, out_dir, c_array, calibration_file=None
+):
     """The command line that reproduces a conversion, defaults spelled out."""
     args = ["edge-ecg", "convert", str(model), *(f"--{m}" for m in MODES if m in modes)]
     if c_array:
@@ -680,5 +641,7 @@ def canonical_command(model: Path, modes: Sequence[str], options: Options, out_d
         args += ["--calib-size", str(options.calib_size)]
     if options.per_channel:
         args.append("--per-channel")
+    if calibration_file:
+        args += ["--calibration", str(calibration_file)]
     args += ["--out-dir", str(out_dir)]
     return shlex.join(args)

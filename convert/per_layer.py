@@ -177,9 +177,9 @@ def per_layer_report(
     """The ranked per-tensor drift of ``candidate`` (module docstring); beats from the caller."""
     import keras
 
+    from .calibration import calibration_set
     from .converter import (
         Options,
-        calibration_set,
         compact,
         frozen_function,
         int8_tflite,

@@ -199,7 +199,8 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
     """(name, int8 bytes, float32 bytes) of each export path we tried."""
     import keras
 
-    from .converter import calibration_set, compact, frozen_function, to_tflite
+    from .calibration import calibration_set
+    from .converter import compact, frozen_function, to_tflite
     from .export import ExportModel
 
     model = keras.saving.load_model(model_path, safe_mode=True, compile=False)

@@ -105,7 +105,8 @@ class BeatFeaturizer:
             if not self._refine(head, flushing):
                 break
             peak = head[2]
-            if peak - PRE < 0:
+            # A peak in the filters' warm-up lies before the input's first sample: not a beat.
+            if peak - PRE < 0 or round(float(self._to_input(peak))) < 0:
                 self._peaks.popleft()
                 self.dropped += 1
                 continue

@@ -8,6 +8,7 @@ TensorFlow, imported only here and only when such a file is given; they load wit
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +27,22 @@ class BeatModel(Protocol):
     path: Path
 
     def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray: ...
+
+
+def _keras_load_problem(e: BaseException) -> str:
+    """Why Keras refused a file, in one line; custom code gets named, never run."""
+    text = str(e)
+    custom = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+    if "Lambda" in text and "arbitrary code" in text:
+        what = "a Lambda layer (Python code)"
+    elif custom:
+        what = f"custom code ({custom.group(1)!r}, not a built-in Keras object)"
+    else:
+        return f"cannot load the Keras model ({first_line(e)[:200]})"
+    return (
+        f"the model holds {what}; edge-ecg loads models in safe mode and never runs code from "
+        "a model file: rebuild it from built-in layers, as train/model.py does"
+    )
 
 
 class KerasModel:
@@ -50,8 +67,7 @@ class KerasModel:
         try:
             self.model = keras.saving.load_model(self.path, safe_mode=True, compile=False)
         except Exception as e:  # Keras raises many types for a bad archive; all mean the same
-            first = first_line(e)
-            raise ModelError(f"{self.path}: cannot load the Keras model ({first[:200]})") from None
+            raise ModelError(f"{self.path}: {_keras_load_problem(e)}") from None
         shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
         if sorted(shapes, key=len) != [(N_RR,), (WINDOW, CHANNELS)]:
             raise ModelError(

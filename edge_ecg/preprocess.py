@@ -12,7 +12,7 @@ import numpy as np
 from .errors import InputError
 from .filters import StreamFIR, baseline_kernel, lowpass_kernel
 from .resample import StreamResampler
-from .spec import FS, MIN_FS
+from .spec import FS, MAX_FS, MIN_FS
 
 
 def check_fs(fs: float | None, where: str = "--fs") -> float:
@@ -23,7 +23,14 @@ def check_fs(fs: float | None, where: str = "--fs") -> float:
         fs = float(fs)
     except (TypeError, ValueError):
         raise InputError(f"{where}: sampling rate {fs!r} is not a number") from None
-    if not np.isfinite(fs) or fs < MIN_FS:
+    if not np.isfinite(fs):
+        raise InputError(f"{where}: sampling rate {fs:g} is not a finite number of Hz")
+    if fs > MAX_FS:
+        raise InputError(
+            f"{where}: sampling rate {fs:g} Hz is above {MAX_FS:g} Hz; no ECG is sampled that "
+            "fast, check the value (Hz, not mHz)"
+        )
+    if fs < MIN_FS:
         raise InputError(
             f"{where}: sampling rate {fs:g} Hz is below {MIN_FS:g} Hz; the QRS complex is not "
             "resolved, record at 100 Hz or more"

@@ -38,3 +38,5 @@ N_RR = len(RR_FEATURES)
 
 #: Lowest input sampling rate we accept: below it the QRS complex is not resolved.
 MIN_FS = 100.0
+#: Above this a rate is a mistake (no ECG is sampled faster; the filters grow with it).
+MAX_FS = 20_000.0

@@ -3,7 +3,12 @@ and no output file left behind, across the commands."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,6 +36,56 @@ def ecg(seconds=20.0, fs=360.0):
     from edge_ecg.synthetic import synthetic_ecg
 
     return synthetic_ecg(seconds=seconds, fs=fs).signal
+
+
+def plain_keras(tmp, lambda_layer=False):
+    """A tiny .keras model with the runtime's inputs (optionally with a Python Lambda layer)."""
+    keras = pytest.importorskip("keras")
+    from edge_ecg.spec import CHANNELS, N_RR, WINDOW
+
+    window, rr = keras.Input((WINDOW, CHANNELS), name="window"), keras.Input((N_RR,), name="rr")
+    x = keras.layers.Concatenate()([keras.layers.Flatten()(window), rr])
+    if lambda_layer:
+        x = keras.layers.Lambda(lambda t: t * 2.0)(x)
+    out = keras.layers.Dense(5, activation="softmax")(x)
+    path = tmp / ("lambda.keras" if lambda_layer else "plain.keras")
+    keras.Model([window, rr], out).save(path)
+    return path
+
+
+def calibration_npz(tmp, n=50, labels=None, damage=None):
+    from edge_ecg.spec import CHANNELS, N_RR, WINDOW
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "windows": rng.normal(size=(n, WINDOW, CHANNELS)),
+        "rr": rng.uniform(0.5, 1.5, (n, N_RR)),
+    }
+    if labels is not None:
+        arrays["labels"] = labels
+    if damage:
+        damage(arrays)
+    path = tmp / "calib.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _convert_with(t, **calib):
+    model = plain_keras(t)
+    cal = calibration_npz(t, **calib)
+    return [
+        "convert",
+        str(model),
+        "--int8",
+        "--calibration",
+        str(cal),
+        "--out-dir",
+        str(t / "out"),
+    ], None
+
+
+def _nan_beat(arrays):
+    arrays["rr"][7, 3] = np.nan
 
 
 # Each case: a builder (tmp_path, mitdb) -> (argv, stdin bytes or None) and a substring that the
@@ -304,6 +359,33 @@ CASES = {
         lambda t, m: _w((t / "m.pt").write_bytes(b"x"), ["bench", "--model", str(t / "m.pt")]),
         "m.pt",
     ),
+    "keras model with a Lambda layer (code)": (
+        lambda t, m: (
+            [
+                "convert",
+                str(plain_keras(t, lambda_layer=True)),
+                "--float32",
+                "--out-dir",
+                str(t / "o"),
+            ],
+            None,
+        ),
+        "Lambda",
+    ),
+    "empty calibration set": (lambda t, m: _convert_with(t, n=0), "empty"),
+    "one-class calibration set": (
+        lambda t, m: _convert_with(t, labels=np.zeros(50, np.int64)),
+        "class N",
+    ),
+    "calibration set with NaN": (lambda t, m: _convert_with(t, damage=_nan_beat), "beat 7"),
+    "calibration set of the wrong shape": (
+        lambda t, m: _convert_with(t, damage=lambda a: a.update(rr=a["rr"][:, :5])),
+        "rr has shape",
+    ),
+    "calibration labels that are not classes": (
+        lambda t, m: _convert_with(t, labels=np.full(50, 9)),
+        "labels",
+    ),
     "unwritable output directory": (
         lambda t, m: _w(
             (t / "ro").write_text("a file, not a dir"),
@@ -338,3 +420,81 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(case, tmp_path, mitdb):
     assert len(err.splitlines()) == 1 or err.startswith("Usage:"), err
     left = {p for p in tmp_path.rglob("*")} - before
     assert not [p for p in left if p.is_file()], left
+
+
+FULL_DISK = (
+    "import resource, signal, sys\n"
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"  # then write() fails with EFBIG
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))\n"
+    "from edge_ecg.cli import main\n"
+    "sys.argv = ['edge-ecg', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("fmt", ["json", "csv", "wfdb"])
+def test_disk_filling_up_mid_write_leaves_nothing(fmt, tmp_path, mitdb):
+    """A 2 kB file-size limit makes the write fail partway through, as a full disk does."""
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, "classify", str(mitdb / "100"), "--format", fmt,
+         "--out-dir", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in r.stderr
+    assert f"100.{'edge' if fmt == 'wfdb' else fmt}" in err and "nothing was written" in err, err
+    assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_no_space_left_on_device_leaves_nothing(tmp_path, monkeypatch):
+    """A writer that fails with ENOSPC halfway: one line, exit 2, no partial file."""
+    real = Path.write_bytes
+
+    def half_then_full(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_full)
+    out = tmp_path / "out"
+    signal = signal_file(tmp_path, ecg())
+    argv = ["classify", str(signal), "--fs", "360", "--format", "wfdb", "--out-dir", str(out)]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    assert "No space left on device" in r.stderr and "x.edge" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_custom_class_in_a_keras_file_is_refused_and_its_module_never_imported(
+    tmp_path, monkeypatch
+):
+    """A .keras whose config names a class in a module on sys.path: refused, nothing runs."""
+    import json
+    import zipfile
+
+    marker = tmp_path / "RAN"
+    (tmp_path / "payload_module.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain = plain_keras(tmp_path)
+    with zipfile.ZipFile(plain) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(files["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Dense":
+            layer.update(class_name="Boom", module="payload_module", registered_name="Boom")
+    files["config.json"] = json.dumps(config).encode()
+    custom = tmp_path / "custom.keras"
+    with zipfile.ZipFile(custom, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["convert", str(custom), "--float32", "--out-dir", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "custom.keras" in r.stderr and "'Boom'" in r.stderr and "never runs code" in r.stderr
+    assert not marker.exists()
+    assert not out.exists() or not any(out.iterdir())

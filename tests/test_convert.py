@@ -6,6 +6,7 @@ converted once in every precision with --c-array; the tests read those files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -342,10 +343,41 @@ def test_probability_drift_and_gate_logic():
 
 @on_data
 def test_calibration_is_stratified(ds1):
-    from convert.converter import calibration_set
+    from convert.calibration import calibration_set
 
     cal = calibration_set(ds1.windows, ds1.rr, ds1.labels, 500, seed=0)
     counts = np.bincount(ds1.labels, minlength=5)
     assert cal.per_class["N"] > cal.per_class["V"] > 0
     assert all(n >= min(10, counts[i]) for i, n in enumerate(cal.per_class.values()))
     assert len(cal.windows) == sum(cal.per_class.values())
+
+
+@on_data
+def test_convert_calibrates_on_a_user_file_without_data(run_dir, ds1, tmp_path):
+    """--calibration FILE.npz: the user's own beats, no PhysioNet data; its hash is recorded."""
+    pick = _sample(ds1, 400, 3)
+    calib = tmp_path / "mine.npz"
+    np.savez(calib, windows=ds1.windows[pick], rr=ds1.rr[pick], labels=ds1.labels[pick])
+    out = tmp_path / "out"
+    code, _, err = run(
+        "convert", run_dir / "model.keras", "--int8", "--calib-size", "200",
+        "--calibration", calib, "--data-dir", tmp_path / "no-data-here", "--out-dir", out,
+    )  # fmt: skip
+    assert code == 0, err
+    m = manifest(out, "int8")
+    split = m["calibration"]["split"]
+    assert split["file"] == str(calib)
+    assert split["sha256"] == hashlib.sha256(calib.read_bytes()).hexdigest()
+    assert sum(m["calibration"]["per_class"].values()) == m["calibration"]["beats"] > 150
+    assert "--calibration" in m["command"]
+    assert (
+        m["source"]["sha256"] == hashlib.sha256((run_dir / "model.keras").read_bytes()).hexdigest()
+    )
+    # unlabelled beats are sampled uniformly
+    np.savez(calib, windows=ds1.windows[pick], rr=ds1.rr[pick])
+    code, _, err = run(
+        "convert", run_dir / "model.keras", "--int8", "--calib-size", "200",
+        "--calibration", calib, "--out-dir", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert manifest(out, "int8")["calibration"]["sampling"] == "uniform (no labels)"

@@ -30,6 +30,15 @@ def _log(msg: str) -> None:
 @click.option("--dynamic", is_flag=True, help="Int8 weights, float activations.")
 @click.option("--int8", is_flag=True, help="Full integer: int8 inputs, output and ops.")
 @click.option(
+    "--int8-io",
+    type=click.Choice(["int8", "float32"]),
+    default="int8",
+    show_default=True,
+    help="The int8 file's input/output type. float32 keeps every op integer but quantizes "
+    "inside the graph (file <name>-int8-floatio.tflite): faster per call from Python on a "
+    "Pi-class CPU; microcontrollers (--c-array) need int8.",
+)
+@click.option(
     "--calib-size",
     type=click.IntRange(10, 100_000),
     default=500,
@@ -64,8 +73,8 @@ def _log(msg: str) -> None:
 )
 @json_option("what was written and measured")
 def convert(
-    model, float32, fp16, dynamic, int8, calib_size, per_channel, c_array, calibration_file,
-    data_dir, out_dir, json_path,
+    model, float32, fp16, dynamic, int8, int8_io, calib_size, per_channel, c_array,
+    calibration_file, data_dir, out_dir, json_path,
 ) -> None:  # fmt: skip
     """Convert a trained .keras beat classifier to .tflite, one file per precision flag.
 
@@ -100,7 +109,7 @@ def convert(
     modes = [m for m in MODES if flags[m]]
     if not modes:
         raise click.UsageError("choose at least one of --float32 --fp16 --dynamic --int8")
-    options = Options(calib_size=calib_size, per_channel=per_channel)
+    options = Options(calib_size=calib_size, per_channel=per_channel, int8_io=int8_io)
     command = canonical_command(model, modes, options, out_dir, c_array, calibration_file)
     if calibration_file:
         beats = load_calibration_file(calibration_file)

@@ -69,6 +69,9 @@ class Options:
     #: int8 activation ranges cover this percentile of the per-beat extremes of each tensor
     #: (None: the calibration beats' min/max; see ``int8_tflite``).
     range_percentile: float | None = 99.0
+    #: the int8 file's input/output type: "int8" (microcontrollers) or "float32" (quantize and
+    #: dequantize inside the graph: cheaper per call from Python than numpy doing it).
+    int8_io: str = "int8"
 
 
 # --------------------------------------------------------------------------- conversion
@@ -234,13 +237,15 @@ def int8_tflite(
     per_channel: bool = False,
     range_percentile: float | None = 99.0,
     numeric_verify: bool = False,
+    float_io: bool = False,
 ) -> bytes:
     """The full-integer file: calibrate, set the ranges, quantize.
 
     The same steps as ``TFLiteConverter.convert()`` for int8 (calibrate-only, then the MLIR
     quantizer), split open so the ranges can be percentiles (``activation_ranges``).
     ``numeric_verify`` gives TF's debug model instead (float I/O, a NumericVerify op beside
-    every quantized op), for ``per_layer``.
+    every quantized op), for ``per_layer``. ``float_io`` keeps every op integer but takes and
+    returns float32 (one QUANTIZE after each input, one DEQUANTIZE before the output).
     """
     import tensorflow as tf
     from tensorflow.lite.python.convert import mlir_quantize
@@ -251,7 +256,7 @@ def int8_tflite(
             to_tflite(frozen, "float32"), calibration.windows, calibration.rr, range_percentile
         )
         calibrated = _with_ranges(calibrated, ranges)
-    io_type = tf.float32 if numeric_verify else tf.int8
+    io_type = tf.float32 if numeric_verify or float_io else tf.int8
     with converting("int8 quantization"):
         return bytes(
             mlir_quantize(
@@ -388,14 +393,18 @@ def check_ops(data: bytes, mode: str) -> dict[str, int]:
 
 
 def non_integer_ops(data: bytes) -> Counter[str]:
-    """Ops that read or write a tensor other than int8 data, int32 biases/shapes, bool masks."""
+    """Ops that read or write a tensor other than int8 data, int32 biases/shapes, bool masks
+    (the QUANTIZE/DEQUANTIZE at the graph's inputs and output of a float-I/O file excepted)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
     found: Counter[str] = Counter()
     for graph in model.subgraphs:
+        edges = {*graph.inputs.tolist(), *graph.outputs.tolist()}
         for op in graph.operators:
             name = flatbuffer_utils.opcode_to_name(model, op.opcodeIndex)
+            if name in ("QUANTIZE", "DEQUANTIZE") and edges & {*op.inputs, *op.outputs}:
+                continue  # float32 I/O: the conversion at the graph's own edges
             types = {
                 flatbuffer_utils.type_to_name(graph.tensors[t].type)
                 for t in [*op.inputs, *op.outputs]
@@ -429,6 +438,11 @@ class Converted:
     check: dict
     manifest: Path
     extra: dict = field(default_factory=dict)
+
+
+def file_mode(mode: str, options: Options) -> str:
+    """The precision part of a file name: ``int8``, or ``int8-floatio`` for float32 I/O."""
+    return "int8-floatio" if mode == "int8" and options.int8_io == "float32" else mode
 
 
 def output_name(model_path: Path) -> str:
@@ -509,6 +523,8 @@ def convert_keras_model(
         raise InputError("choose at least one of --float32 --fp16 --dynamic --int8")
     if c_array and "int8" not in modes:
         raise InputError("--c-array needs --int8: microcontrollers run the full-integer file")
+    if c_array and options.int8_io != "int8":
+        raise InputError("--c-array needs --int8-io int8: microcontrollers take int8 inputs")
     from edge_ecg.models import KerasModel
 
     keras_model = KerasModel(model_path).model
@@ -534,13 +550,19 @@ def convert_keras_model(
     results = []
     for mode in modes:
         raw = (
-            int8_tflite(frozen, calibration, options.per_channel, options.range_percentile)
+            int8_tflite(
+                frozen,
+                calibration,
+                options.per_channel,
+                options.range_percentile,
+                float_io=options.int8_io == "float32",
+            )
             if mode == "int8"
             else to_tflite(frozen, mode, per_channel=options.per_channel)
         )
         data = compact(raw) if options.compact else raw
         ops = check_ops(data, mode)
-        path = out_dir / f"{name}-{mode}.tflite"
+        path = out_dir / f"{name}-{file_mode(mode, options)}.tflite"
         write_bytes(path, data)
         tflite = TFLiteModel(path, verify=False)
         check_stateless(tflite, check.windows, check.rr)
@@ -563,6 +585,7 @@ def convert_keras_model(
                 "beats": CHECK_BEATS,
             },
             "per_channel": options.per_channel,
+            "io": options.int8_io if mode == "int8" else "float32",
             "compacted": options.compact,
             "ops": ops,
             "op_count": sum(ops.values()),
@@ -641,6 +664,8 @@ def canonical_command(
         args += ["--calib-size", str(options.calib_size)]
     if options.per_channel:
         args.append("--per-channel")
+    if "int8" in modes and options.int8_io != "int8":
+        args += ["--int8-io", options.int8_io]
     if calibration_file:
         args += ["--calibration", str(calibration_file)]
     args += ["--out-dir", str(out_dir)]

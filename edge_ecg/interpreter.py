@@ -177,7 +177,12 @@ class TFLiteModel:
 
     @property
     def precision(self) -> str:
-        """``int8`` for a fully integer model, else the input dtype name."""
+        """What the converter made (manifest), e.g. ``int8`` or ``int8-floatio``; without a
+        manifest ``int8`` for integer inputs, else the input dtype name."""
+        if self.manifest and "precision" in self.manifest:
+            io = self.manifest.get("io", "int8" if self._window.quantized else "float32")
+            floatio = self.manifest["precision"] == "int8" and io == "float32"
+            return "int8-floatio" if floatio else str(self.manifest["precision"])
         return "int8" if self._window.quantized else str(self._window.dtype)
 
     def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:

@@ -72,7 +72,22 @@ Hardware	: BCM2835
 Model		: Raspberry Pi 4 Model B Rev 1.4
 EOF
 mount --bind "$ROOT/tmp/cpuinfo" "$ROOT/proc/cpuinfo" && mounted+=("$ROOT/proc/cpuinfo")
+# Without /sys/devices/system/cpu/{possible,present} XNNPACK is not created and LiteRT falls
+# back to its builtin kernels, whose int8 outputs differ (up to 9 steps here); bind-mounting
+# the host's /sys crashed it. A fake 4-core list is enough.
+mount -t tmpfs sysfs-stub "$ROOT/sys" && mounted+=("$ROOT/sys")
+mkdir -p "$ROOT/sys/devices/system/cpu/cpu"{0,1,2,3}
+for f in possible present online; do echo 0-3 > "$ROOT/sys/devices/system/cpu/$f"; done
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# Behind a TLS-inspecting proxy pip needs the host's CA bundle too.
+HOST_CA="${HOST_CA:-/etc/ssl/certs/ca-certificates.crt}"
+cp "$HOST_CA" "$ROOT/etc/ssl/certs/host-ca-bundle.crt"
+# Run inside the Pi with a clean environment (none of this machine's pip settings).
+pi() {
+    chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+        QEMU_CPU="$QEMU_CPU" PIP_CERT=/etc/ssl/certs/host-ca-bundle.crt \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=180 "$@"
+}
 
 echo "== edge-ecg[runtime] into the emulated Pi (pip, aarch64 wheels)"
 rm -rf "$ROOT/opt/edge-ecg"
@@ -80,15 +95,14 @@ mkdir -p "$ROOT/opt/edge-ecg"
 git -C "$HERE" archive HEAD | tar -x -C "$ROOT/opt/edge-ecg"
 # The working tree's pi_check may be newer than HEAD's while it is being developed.
 cp "$HERE/firmware_bench/pi_check.py" "$ROOT/opt/edge-ecg/firmware_bench/"
-[ -x "$ROOT/opt/venv/bin/python" ] || chroot "$ROOT" python3 -m venv /opt/venv
-chroot "$ROOT" /opt/venv/bin/pip install -q --disable-pip-version-check \
-    "/opt/edge-ecg[runtime]"
-chroot "$ROOT" /opt/venv/bin/python -c "import platform; print('machine:', platform.machine())"
+[ -x "$ROOT/opt/venv/bin/python" ] || pi python3 -m venv /opt/venv
+pi /opt/venv/bin/pip install -q "/opt/edge-ecg[runtime]"
+pi /opt/venv/bin/python -c "import platform; print('machine:', platform.machine())"
 
 echo "== edge-ecg demo (emulated, timings meaningless)"
-chroot "$ROOT" /opt/venv/bin/edge-ecg demo
+pi /opt/venv/bin/edge-ecg demo
 
 echo "== int8 outputs: this machine vs the emulated Pi"
 "$PY" -m firmware_bench.pi_check dump "$ROOT/tmp/host.npz"
-chroot "$ROOT" /opt/venv/bin/python -m firmware_bench.pi_check dump /tmp/pi.npz --inputs /tmp/host.npz
+pi /opt/venv/bin/python -m firmware_bench.pi_check dump /tmp/pi.npz --inputs /tmp/host.npz
 "$PY" -m firmware_bench.pi_check compare "$ROOT/tmp/host.npz" "$ROOT/tmp/pi.npz" --json "$RESULT"

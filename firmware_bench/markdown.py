@@ -27,7 +27,14 @@ def bench_markdown(report: dict) -> str:
         "",
         f"End to end (detect + classify, 1 thread, 5 s blocks): {e['record']}, "
         f"{e['ecg_seconds'] / 60:.0f} min of ECG in {e['seconds']:.3f} s, real-time factor "
-        f"{e['rtf']:.0f}, {e['beats']} beats.",
+        f"{e['rtf']:.0f}, {e['beats']} beats"
+        + (
+            f" (median of {len(e['runs_s'])} fresh processes: "
+            + ", ".join(f"{t:.3f}" for t in e["runs_s"])
+            + " s)."
+            if e.get("runs_s")
+            else "."
+        ),
         f"Cold start (process start -> first classified beat): {report['cold_start_s']:.3f} s. "
         f"Peak RSS: {report['peak_rss_mb']:.1f} MB.",
     ]

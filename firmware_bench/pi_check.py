@@ -19,13 +19,15 @@ import platform
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 
-from edge_ecg.atomic import write_bytes, write_text
+from edge_ecg.atomic import write_bytes, write_json
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.classify import Classifier, classify_record
 from edge_ecg.demo import load_excerpt
 from edge_ecg.errors import InputError
+from edge_ecg.options import json_option
 from edge_ecg.spec import CLASSES
 
 
@@ -86,22 +88,32 @@ def compare(reference: Path, other: Path, steps: int = 1) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) >= 2 and argv[0] == "dump":
-        inputs = Path(argv[3]) if len(argv) >= 4 and argv[2] == "--inputs" else None
-        print(json.dumps(dump(Path(argv[1]), inputs)))
-        return 0
-    if len(argv) >= 3 and argv[0] == "compare":
-        result = compare(Path(argv[1]), Path(argv[2]))
-        text = json.dumps(result, indent=1) + "\n"
-        if len(argv) >= 5 and argv[3] == "--json":
-            write_text(Path(argv[4]), text)
-        print(text, end="")
-        return 0 if result["passed"] else 1
-    print(__doc__, file=sys.stderr)
-    return 2
+@click.group()
+def main() -> None:
+    """Compare the runtime's int8 outputs across machines (see the module docstring)."""
+
+
+@main.command("dump")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--inputs", type=click.Path(dir_okay=False, exists=True), help="Another dump.")
+def dump_command(out: str, inputs: str | None) -> None:
+    """Run the shipped model here; write OUT.npz (beat inputs of --inputs if given)."""
+    click.echo(json.dumps(dump(Path(out), Path(inputs) if inputs else None)))
+
+
+@main.command("compare")
+@click.argument("reference", type=click.Path(dir_okay=False, exists=True))
+@click.argument("other", type=click.Path(dir_okay=False, exists=True))
+@click.option("--steps", default=1, show_default=True, help="Largest int8 output difference.")
+@json_option("the verdict")
+def compare_command(reference: str, other: str, steps: int, json_path: str | None) -> None:
+    """Exit 0 when OTHER's outputs match REFERENCE's, 1 when not."""
+    result = compare(Path(reference), Path(other), steps)
+    if json_path:
+        write_json(json_path, result)
+    click.echo(json.dumps(result, indent=1))
+    sys.exit(0 if result["passed"] else 1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -56,16 +56,21 @@ def main(data_dir, records, json_path):
             ref_classes = np.array([CLASS_INDEX[aami_class(ref.symbol[i])] for i in keep])
             row = {"record": name, "lead": lead, "beats": len(keep)}
             for command in ("detect", "classify"):
+                row[command] = {}
                 out = Path(tmp) / command
                 _run_cli([command, str(db / name), "--lead", lead, "--format", "wfdb",
                           "--out-dir", str(out)])  # fmt: skip
                 test = wfdb.rdann(str(out / name), "edge")
+                beats = [i for i, s in enumerate(test.symbol) if aami_class(s) is not None]
+                row[command]["unreadable_marks"] = len(test.symbol) - len(beats)
+                test_samples = np.asarray(test.sample)[beats]
+                test_symbols = np.asarray(test.symbol)[beats]
                 cmp = processing.compare_annotations(
-                    ref_samples, np.asarray(test.sample), round(0.15 * header.fs)
+                    ref_samples, test_samples, round(0.15 * header.fs)
                 )
-                row[command] = {"tp": int(cmp.tp), "fn": int(cmp.fn), "fp": int(cmp.fp)}
+                row[command].update(tp=int(cmp.tp), fn=int(cmp.fn), fp=int(cmp.fp))
                 if command == "classify":
-                    symbols = np.asarray(test.symbol)
+                    symbols = test_symbols
                     pairs = cmp.matching_sample_nums  # test index per reference beat, -1 if none
                     hit = pairs >= 0
                     truth += ref_classes[hit].tolist()

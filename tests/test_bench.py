@@ -109,3 +109,27 @@ def test_report_from_two_runs_writes_table_csv_and_pngs(tmp_path):
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.tmp*"))
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_onnx_peer_is_the_same_model_and_benches(tmp_path, data_dir):
+    """tf2onnx of the frozen export graph matches float32 TFLite, and benches as a peer."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    from firmware_bench.onnx_export import main as onnx_export
+
+    onnx = tmp_path / "fusion.onnx"
+    r = CliRunner().invoke(
+        onnx_export, [str(FUSION / "model.keras"), str(onnx), "--data-dir", str(data_dir)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "max |diff| vs float32 TFLite" in r.output and onnx.stat().st_size > 10_000
+    code, _, err = invoke(
+        "bench", "--model", SHIPPED, "--model", onnx, "--threads", "1", "--duration", "0.05",
+        "--data-dir", data_dir, "--json", tmp_path / "b.json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "b.json").read_text())
+    check_schema(report)
+    assert [r["backend"].split()[0] for r in report["results"]] == ["litert", "onnxruntime"]

@@ -381,3 +381,36 @@ def test_convert_calibrates_on_a_user_file_without_data(run_dir, ds1, tmp_path):
     )  # fmt: skip
     assert code == 0, err
     assert manifest(out, "int8")["calibration"]["sampling"] == "uniform (no labels)"
+
+
+@on_data
+def test_int8_with_float_io_is_the_same_integer_graph(converted, run_dir, data_dir, ds1, tmp_path):
+    """--int8-io float32: the same int8 ops behind a QUANTIZE/DEQUANTIZE at the edges."""
+    from convert.converter import check_ops, non_integer_ops
+    from edge_ecg.interpreter import TFLiteModel
+
+    code, _, err = run(
+        "convert", run_dir / "model.keras", "--int8", "--int8-io", "float32", "--calib-size",
+        "300", "--data-dir", data_dir, "--out-dir", tmp_path,
+    )  # fmt: skip
+    assert code == 0, err
+    path = tmp_path / "tiny-int8-floatio.tflite"
+    data = path.read_bytes()
+    check_ops(data, "int8")  # every op but the two edge conversions is integer
+    assert non_integer_ops(data) == {}
+    m = json.loads((tmp_path / "tiny-int8-floatio.manifest.json").read_text())
+    assert m["io"] == "float32" and m["precision"] == "int8"
+    assert "--int8-io float32" in m["command"]
+    floatio, int8io = TFLiteModel(path), TFLiteModel(converted / "tiny-int8.tflite")
+    assert floatio.precision == "int8-floatio" and int8io.precision == "int8"
+    pick = _sample(ds1, 500, 11)
+    a = floatio.predict(ds1.windows[pick], ds1.rr[pick])
+    b = int8io.predict(ds1.windows[pick], ds1.rr[pick])
+    step = manifest(converted, "int8")["quantization"]["probs"]["scale"]
+    assert np.abs(a - b).max() <= step + 1e-6
+    assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.998
+    code, _, err = run(
+        "convert", run_dir / "model.keras", "--int8", "--int8-io", "float32", "--c-array",
+        "--data-dir", data_dir, "--out-dir", tmp_path / "mcu",
+    )  # fmt: skip
+    assert code == 2 and "--int8-io int8" in err

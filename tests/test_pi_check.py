@@ -1,0 +1,34 @@
+"""firmware_bench.pi_check: the cross-machine output check the emulated Pi uses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+
+from firmware_bench.pi_check import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_same_machine_passes_and_a_damaged_dump_fails(tmp_path):
+    host, again = tmp_path / "host.npz", tmp_path / "again.npz"
+    assert run("dump", host).exit_code == 0
+    assert run("dump", again, "--inputs", host).exit_code == 0
+    r = run("compare", host, again, "--json", tmp_path / "v.json")
+    assert r.exit_code == 0, r.output
+    verdict = json.loads((tmp_path / "v.json").read_text())
+    assert verdict["passed"] and verdict["outputs_identical"] and verdict["beats"] > 500
+    assert verdict["end_to_end_identical"] and verdict["same_class_fraction"] == 1.0
+
+    # outputs two steps away on one beat: the check must notice
+    with np.load(again) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["probs"][10, 0] += 2 * float(arrays["out_scale"])
+    np.savez(tmp_path / "off.npz", **arrays)
+    r = run("compare", host, tmp_path / "off.npz")
+    assert r.exit_code == 1
+    assert json.loads(r.output)["max_output_diff_steps"] == 2

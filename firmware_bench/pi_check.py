@@ -52,7 +52,7 @@ def dump(out: Path, inputs: Path | None = None) -> dict:
         "e2e_samples": np.array([b.sample for b in found], dtype=np.int64),
         "e2e_labels": np.array([CLASSES.index(b.label) for b in found], dtype=np.int64),
         "machine": np.array(platform.machine()),
-        "litert": np.array(model.backend),
+        "litert": np.array(model.backend),  # the interpreter package that ran it
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -76,6 +76,8 @@ def compare(reference: Path, other: Path, steps: int = 1) -> dict:
         result = {
             "reference_machine": str(a["machine"]),
             "other_machine": str(b["machine"]),
+            "reference_backend": str(a["litert"]),
+            "other_backend": str(b["litert"]),
             "beats": len(a["probs"]),
             "max_output_diff_steps": max_steps,
             "outputs_identical": bool(np.array_equal(a["probs"], b["probs"])),

@@ -185,6 +185,19 @@ class TFLiteModel:
             return "int8-floatio" if floatio else str(self.manifest["precision"])
         return "int8" if self._window.quantized else str(self._window.dtype)
 
+    @property
+    def output_step(self) -> float:
+        """One int8 step of the probabilities: the output's scale, or for float I/O the scale
+        of the integer tensor dequantized into it; 0.0 for a float model."""
+        if self._out.quantized:
+            return self._out.scale
+        tensors = {t["index"]: t for t in self._interp.get_tensor_details()}
+        for op in self._interp._get_ops_details():
+            if self._out.index in op["outputs"] and len(op["inputs"]):
+                source = _port(tensors[int(op["inputs"][0])])
+                return source.scale if source.quantized else 0.0
+        return 0.0
+
     def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Class probabilities (n, 5) float32 of n beats, one invoke per beat."""
         windows = np.asarray(windows, dtype=np.float32)

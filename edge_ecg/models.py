@@ -20,7 +20,7 @@ from .interpreter import TFLiteModel
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
 
 #: The model shipped with the package, used when no --model is given.
-DEFAULT_MODEL = Path(__file__).parent / "assets" / "fusion-int8.tflite"
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "fusion-int8-floatio.tflite"
 
 
 class BeatModel(Protocol):

@@ -48,7 +48,7 @@ def dump(out: Path, inputs: Path | None = None) -> dict:
         "windows": windows,
         "rr": rr,
         "probs": probs,
-        "out_scale": np.float64(model._out.scale),
+        "out_scale": np.float64(model.output_step),
         "e2e_samples": np.array([b.sample for b in found], dtype=np.int64),
         "e2e_labels": np.array([CLASSES.index(b.label) for b in found], dtype=np.int64),
         "machine": np.array(platform.machine()),

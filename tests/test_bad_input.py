@@ -17,7 +17,7 @@ from conftest import REPO
 
 from edge_ecg.cli import cli
 
-SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8.tflite"
+SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8-floatio.tflite"
 
 
 def copy_record(mitdb, dst, name="100"):

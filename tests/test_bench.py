@@ -15,7 +15,7 @@ from conftest import REPO
 
 from edge_ecg.cli import cli
 
-SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8.tflite"
+SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8-floatio.tflite"
 FUSION = REPO / "models" / "fusion"
 
 
@@ -55,17 +55,18 @@ def test_bench_on_the_bundled_excerpt_writes_json_and_markdown(tmp_path, monkeyp
     assert code == 0, err
     report = json.loads((tmp_path / "b.json").read_text())
     check_schema(report)
-    assert [(r["precision"], r["threads"]) for r in report["results"]] == [("int8", 1), ("int8", 2)]
+    precisions = [(r["precision"], r["threads"]) for r in report["results"]]
+    assert precisions == [("int8-floatio", 1), ("int8-floatio", 2)]
     assert "excerpt" in report["end_to_end"]["record"]
     # a fresh runtime process holds numpy + LiteRT, not TensorFlow (which alone is ~600 MB)
     assert report["peak_rss_mb"] < 300
     md = (tmp_path / "b.md").read_text()
-    assert "fusion-int8.tflite" in md and "p50" in md
+    assert "fusion-int8-floatio.tflite" in md and "p50" in md
     # --compare reads two result files and prints the ratios
     shutil.copy(tmp_path / "b.json", tmp_path / "c.json")
     code, out, err = invoke("bench", "--compare", tmp_path / "b.json", tmp_path / "c.json")
     assert code == 0, err
-    assert "fusion-int8.tflite" in out and "1.00" in out
+    assert "fusion-int8-floatio.tflite" in out and "1.00" in out
 
 
 def test_bench_refuses_a_model_of_another_kind(tmp_path):

@@ -26,7 +26,7 @@ from edge_ecg.interpreter import TFLiteModel
 from edge_ecg.signal_io import read_signal, read_stream
 from edge_ecg.spec import CHANNELS, N_RR, WINDOW
 
-SHIPPED = (REPO / "edge_ecg" / "assets" / "fusion-int8.tflite").read_bytes()
+SHIPPED = (REPO / "edge_ecg" / "assets" / "fusion-int8-floatio.tflite").read_bytes()
 #: Examples per test; EDGE_ECG_FUZZ_EXAMPLES=2000 for a deep run (docs/errors.md).
 EXAMPLES = int(os.environ.get("EDGE_ECG_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -202,7 +202,7 @@ signals = st.one_of(
 
 @pytest.fixture(scope="module")
 def model():
-    return TFLiteModel(REPO / "edge_ecg" / "assets" / "fusion-int8.tflite")
+    return TFLiteModel(REPO / "edge_ecg" / "assets" / "fusion-int8-floatio.tflite")
 
 
 @FUZZ

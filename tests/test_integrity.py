@@ -20,12 +20,12 @@ from edge_ecg.errors import ModelError
 from edge_ecg.interpreter import TFLiteModel
 from edge_ecg.manifest import manifest_path
 
-SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8.tflite"
+SHIPPED = REPO / "edge_ecg" / "assets" / "fusion-int8-floatio.tflite"
 
 
 @pytest.fixture
 def shipped_copy(tmp_path):
-    model = tmp_path / "fusion-int8.tflite"
+    model = tmp_path / SHIPPED.name
     shutil.copy(SHIPPED, model)
     shutil.copy(manifest_path(SHIPPED), manifest_path(model))
     return model

@@ -54,3 +54,37 @@ def test_class_weights_balance_the_classes():
         assert sum(w[i] * counts[i] for i in range(3)) == pytest.approx(100)
     assert full[2] * 1 == pytest.approx(full[0] * 90)  # balanced: equal total weight
     assert 3 not in full  # absent class gets no weight
+
+
+def test_causality_renormalisation_on_real_records(data_dir):
+    """The study's three normalisations: causal is what the runtime feeds; whole-record uses
+    the record's statistics for every beat; record-to-date only the beats so far."""
+    from edge_ecg.beats import CLIP, MAX_RATIO
+    from train.beatset import load_beats
+    from train.causality import renormalise
+
+    beats = load_beats(data_dir, "DS1").select(["106", "223"])
+    w, rr = renormalise(beats, "causal")
+    assert np.array_equal(w, beats.windows) and np.array_equal(rr, beats.rr)
+
+    w, rr = renormalise(beats, "whole-record")
+    r106 = np.flatnonzero(beats.records == "106")
+    pre = beats.rr[r106, 0].astype(np.float64)
+    assert np.allclose(rr[r106, 3], np.median(pre)) and np.allclose(rr[r106, 4], pre.mean())
+    median_beat = np.median(beats.windows[r106, :, 0].astype(np.float64), 0)
+    dev = np.clip(beats.windows[r106, :, 0] - median_beat, -CLIP, CLIP)
+    assert np.allclose(w[r106, :, 1], dev, atol=1e-5)
+    assert np.array_equal(w[:, :, 0], beats.windows[:, :, 0])  # the beat channel is untouched
+    ratio = np.clip(pre / np.median(pre), 0, MAX_RATIO)
+    assert np.allclose(rr[r106, 5], ratio, atol=1e-5)
+    # 106 has many V beats: its whole-record statistics differ from the running ones
+    assert not np.allclose(rr[r106, 3], beats.rr[r106, 3])
+
+    w, rr = renormalise(beats, "record-to-date")
+    order = r106[np.argsort(beats.samples[r106])]
+    pre = beats.rr[order, 0].astype(np.float64)
+    assert rr[order[0], 3] == np.float32(pre[0]) and rr[order[0], 4] == np.float32(pre[0])
+    assert np.isclose(rr[order[-1], 4], pre.mean()) and np.isclose(rr[order[-1], 3], np.median(pre))
+    assert np.isclose(rr[order[99], 3], np.median(pre[:100]))
+    # its first beats keep the running median beat, so the deviation channel is unchanged there
+    assert np.allclose(w[order[:16], :, 1], beats.windows[order[:16], :, 1], atol=1e-5)

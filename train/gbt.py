@@ -43,6 +43,42 @@ def gbt_features(windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
     return np.concatenate([rr, beat[:, points], dev[:, points], np.stack(summaries, 1)], 1)
 
 
+def fit_gbt(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_hold: np.ndarray,
+    y_hold: np.ndarray,
+    seed: int,
+    weight_power: float,
+):
+    """LightGBM on weighted training beats; the number of rounds is the one with the best
+    macro-F1 on the held-out patients. Returns (booster, rounds, hold-out macro-F1)."""
+    import lightgbm as lgb
+
+    weights = class_weights(y_train, weight_power)
+    w = np.array([weights.get(i, 0.0) for i in range(len(CLASSES))])
+    params = {
+        "objective": "multiclass",
+        "num_class": len(CLASSES),
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_data_in_leaf": 50,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "feature_fraction": 0.5,
+        "seed": seed,
+        "num_threads": 2,
+        "verbose": -1,
+    }
+    booster = lgb.train(params, lgb.Dataset(x_train, y_train, weight=w[y_train]), ROUNDS)
+    scores = []
+    for rounds in range(25, ROUNDS + 1, 25):
+        pred = booster.predict(x_hold, num_iteration=rounds).argmax(1)
+        scores.append((evaluate_predictions(y_hold, pred)["macro_f1"] or 0.0, rounds))
+    best_score, best_rounds = max(scores)
+    return booster, best_rounds, best_score
+
+
 def train_gbt_run(
     config: RunConfig,
     data_dir: str | os.PathLike[str] | None,
@@ -51,8 +87,6 @@ def train_gbt_run(
 ) -> dict:
     """Train LightGBM on DS1 (rounds chosen on the held-out DS1 patients), evaluate on DS2."""
     import json
-
-    import lightgbm as lgb
 
     out = Path(out)
     if (out / "metrics.json").is_file():
@@ -64,34 +98,15 @@ def train_gbt_run(
     write_json(out / "checksums.json", {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums})
     train = ds1.select(config.records or [r for r in DS1 if r not in config.holdout])
     holdout = ds1.select(config.holdout)
-    weights = class_weights(train.labels, config.class_weight_power)
-    w = np.array([weights.get(i, 0.0) for i in range(len(CLASSES))])
-    params = {
-        "objective": "multiclass",
-        "num_class": len(CLASSES),
-        "learning_rate": 0.05,
-        "num_leaves": 31,
-        "min_data_in_leaf": 50,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "feature_fraction": 0.5,
-        "seed": config.seed,
-        "num_threads": 2,
-        "verbose": -1,
-    }
     t0 = time.perf_counter()
-    booster = lgb.train(
-        params,
-        lgb.Dataset(gbt_features(train.windows, train.rr), train.labels, weight=w[train.labels]),
-        ROUNDS,
+    booster, best_rounds, best_score = fit_gbt(
+        gbt_features(train.windows, train.rr),
+        train.labels,
+        gbt_features(holdout.windows, holdout.rr),
+        holdout.labels,
+        config.seed,
+        config.class_weight_power,
     )
-    # Model selection: the number of rounds with the best macro-F1 on held-out DS1 patients.
-    x_hold = gbt_features(holdout.windows, holdout.rr)
-    scores = []
-    for rounds in range(25, ROUNDS + 1, 25):
-        pred = booster.predict(x_hold, num_iteration=rounds).argmax(1)
-        scores.append((evaluate_predictions(holdout.labels, pred)["macro_f1"] or 0.0, rounds))
-    best_score, best_rounds = max(scores)
     seconds = time.perf_counter() - t0
     with atomic_path(out / "model.txt") as tmp:
         booster.save_model(str(tmp), num_iteration=best_rounds)
@@ -102,7 +117,10 @@ def train_gbt_run(
             "holdout_macro_f1": best_score,
             "train_seconds": seconds,
             "train_beats": len(train),
-            "class_weights": {CLASSES[k]: v for k, v in weights.items()},
+            "class_weights": {
+                CLASSES[k]: v
+                for k, v in class_weights(train.labels, config.class_weight_power).items()
+            },
         },
     )
     ds2 = load_beats(data_dir, "DS2", config.lead)

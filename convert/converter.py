@@ -23,6 +23,7 @@ docs/quantization.md).
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.metadata
 import logging
 import os
@@ -295,7 +296,11 @@ def compact(data: bytes, share: bool = True) -> bytes:
     - every tensor without data points at the shared empty buffer 0 (the schema's sentinel)
       instead of an empty buffer of its own;
     - tensors with identical quantization parameters share one table (flatbuffers allow a
-      table to be referenced many times): an int8 graph repeats few distinct scales.
+      table to be referenced many times): an int8 graph repeats few distinct scales;
+    - identical vectors (shapes, scales, zero points) and identical op options are written once
+      and referenced from every place that uses them: an unrolled graph repeats them per step;
+    - ``has_rank`` is left out where the shape already says the rank (it only tells a scalar
+      from a tensor of unknown rank when the shape is empty).
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -342,7 +347,63 @@ def compact(data: bytes, share: bool = True) -> bytes:
                 shared[key].__dict__.update(vars(q))
                 shared[key].packed = {}
             tensor.quantization = shared[key]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.shape is not None and len(tensor.shape):
+                tensor.hasRank = False
+    _share_options(model)
+    builder = _sharing_builder()
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _sharing_builder(size: int = 1024):
+    """A flatbuffers builder that writes each distinct numpy vector once (flatbuffers allow any
+    number of references to one vector); the object API packs every shape and scale anew."""
+    import flatbuffers
+
+    class SharingBuilder(flatbuffers.Builder):
+        def __init__(self, size: int) -> None:
+            super().__init__(size)
+            self.vectors: dict[tuple, int] = {}
+
+        def CreateNumpyVector(self, x):  # noqa: N802 - flatbuffers' name
+            key = (x.dtype.str, x.shape, x.tobytes())
+            if key not in self.vectors:
+                self.vectors[key] = super().CreateNumpyVector(x)
+            return self.vectors[key]
+
+    return SharingBuilder(size)
+
+
+def _share_options(model) -> None:
+    """Point every op at one packed copy of each distinct builtin-options table."""
+    shared: dict[tuple, object] = {}
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            options = op.builtinOptions
+            if options is None:
+                continue
+            key = (type(options).__name__, repr(sorted(vars(options).items())))
+            if key not in shared:
+                shared[key] = _packed_once(options)
+            op.builtinOptions = shared[key]
+
+
+def _packed_once(table):
+    """A copy of an object-API table whose Pack returns the first offset for each builder."""
+    base = type(table)
+
+    class Once(base):
+        def Pack(self, builder):  # noqa: N802 - flatbuffers' name
+            offsets = self.__dict__.setdefault("_offsets", {})
+            if id(builder) not in offsets:
+                offsets[id(builder)] = base.Pack(self, builder)
+            return offsets[id(builder)]
+
+    once = copy.copy(table)
+    once.__class__ = Once
+    return once
 
 
 # --------------------------------------------------------------------------- checks

@@ -63,7 +63,8 @@ class Options:
     calib_size: int = 500
     seed: int = 0
     per_channel: bool = False
-    #: strip tensor names and share empty buffers / identical quantization tables.
+    #: strip tensor names; share empty buffers, identical quantization tables, vectors and op
+    #: options (see ``compact``).
     compact: bool = True
     #: "joined" (our unrolled joined-direction cell) or "keras-unroll" (for comparison only).
     lstm: str = "joined"

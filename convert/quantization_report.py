@@ -359,8 +359,9 @@ def render(model_path, command, ds2, precisions, exports, int8, layers, keras_mo
         "## Export paths tried",
         "",
         "Same weights, calibration and DS2 comparison; only how the graph is built and stored "
-        "differs. *Compacted* = names stripped, empty buffers and identical quantization "
-        "tables shared (`convert.converter.compact`); *non-int8 ops* are ops left in float by "
+        "differs. *Compacted* = names stripped; empty buffers, identical quantization "
+        "tables, vectors and op options shared; no redundant `has_rank` "
+        "(`convert.converter.compact`); *non-int8 ops* are ops left in float by "
         "the converter (the shipped path refuses those).",
         "",
         *_export_table(exports),

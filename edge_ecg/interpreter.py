@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ModelError, first_line
-from .manifest import read_manifest
+from .manifest import manifest_precision, read_manifest
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
 
 BACKENDS = ("litert", "tflite_runtime", "tensorflow")
@@ -180,9 +180,7 @@ class TFLiteModel:
         """What the converter made (manifest), e.g. ``int8`` or ``int8-floatio``; without a
         manifest ``int8`` for integer inputs, else the input dtype name."""
         if self.manifest and "precision" in self.manifest:
-            io = self.manifest.get("io", "int8" if self._window.quantized else "float32")
-            floatio = self.manifest["precision"] == "int8" and io == "float32"
-            return "int8-floatio" if floatio else str(self.manifest["precision"])
+            return manifest_precision(self.manifest, str(self.manifest["precision"]))
         return "int8" if self._window.quantized else str(self._window.dtype)
 
     @property

@@ -25,6 +25,13 @@ def manifest_path(model: str | os.PathLike[str]) -> Path:
     return model.with_name(model.stem + ".manifest.json")
 
 
+def manifest_precision(manifest: dict, default: str) -> str:
+    """The label of what the converter made: its ``precision``, and ``int8-floatio`` for an
+    int8 file with float32 inputs and output (same numbers, a different file)."""
+    precision = str(manifest.get("precision", default))
+    return "int8-floatio" if precision == "int8" and manifest.get("io") == "float32" else precision
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -79,14 +79,13 @@ def _precision(path: Path, model) -> str:
     """What the converter made, from the manifest when there is a valid one (a file from
     elsewhere is benched too, labelled by its input type)."""
     from edge_ecg.errors import EdgeEcgError
-    from edge_ecg.manifest import read_manifest
+    from edge_ecg.manifest import manifest_precision, read_manifest
 
     try:
         manifest = read_manifest(path)
     except EdgeEcgError:
         return model.precision
-    precision = str(manifest.get("precision", model.precision))
-    return "int8-floatio" if precision == "int8" and manifest.get("io") == "float32" else precision
+    return manifest_precision(manifest, model.precision)
 
 
 def bench_tflite(path: Path, threads: int, beats: BenchBeats, duration: float) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from edge_ecg.manifest import manifest_precision
 from edge_ecg.metrics import percent
 
 COLUMNS = (
@@ -82,7 +83,7 @@ def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
             v = json.loads(validate.read_text())
             name = validate.name.removesuffix(".validate.json")
             manifest = _read(validate.with_name(f"{name}.manifest.json")) or {}
-            variant = manifest.get("precision", name.rsplit("-", 1)[-1])
+            variant = manifest_precision(manifest, name.rsplit("-", 1)[-1])
             rows.append(
                 {
                     **base,

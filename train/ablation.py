@@ -63,7 +63,8 @@ def run(data_dir, runs_dir, arms) -> None:
             )
 
 
-def _row(metrics: dict) -> dict[str, float]:
+def headline_figures(metrics: dict) -> dict[str, float]:
+    """The DS2 figures every table here compares: accuracy, macro-F1, S/V Se and +P, F Se."""
     c = metrics["classes"]
     return {
         "accuracy": metrics["accuracy"],
@@ -86,7 +87,7 @@ def collect(runs_dir: Path) -> dict[str, list[dict]]:
                 continue
             metrics = json.loads((run_dir / "metrics.json").read_text())
             history = json.loads((run_dir / "history.json").read_text())
-            row = _row(metrics)
+            row = headline_figures(metrics)
             row["seconds"] = history["train_seconds"]
             row["epochs"] = len(history.get("epochs", [])) or None
             row["parameters"] = history.get("parameters")

@@ -32,6 +32,7 @@ from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import DS1
 
+from .ablation import headline_figures
 from .beatset import BeatSet, load_beats
 from .config import load_config
 from .gbt import fit_gbt, gbt_features
@@ -81,19 +82,6 @@ def renormalise(beats: BeatSet, mode: str) -> tuple[np.ndarray, np.ndarray]:
     return windows, rr
 
 
-def _summary(metrics: dict) -> dict:
-    c = metrics["classes"]
-    return {
-        "accuracy": metrics["accuracy"],
-        "macro_f1": metrics["macro_f1"],
-        "S_se": c["S"]["se"],
-        "S_ppv": c["S"]["ppv"],
-        "V_se": c["V"]["se"],
-        "V_ppv": c["V"]["ppv"],
-        "F_se": c["F"]["se"],
-    }
-
-
 def study(data_dir, seeds: tuple[int, ...], modes: tuple[str, ...] = MODES) -> dict:
     """Train the tree per mode and seed on DS1 (rounds chosen on the DS1 hold-out), score DS2."""
     from edge_ecg.metrics import evaluate_predictions
@@ -128,7 +116,7 @@ def study(data_dir, seeds: tuple[int, ...], modes: tuple[str, ...] = MODES) -> d
                     {
                         "seed": seed,
                         "rounds": rounds,
-                        **_summary(metrics),
+                        **headline_figures(metrics),
                         "S_se_232": s232.get("se"),
                         "seconds": time.perf_counter() - t0,
                     }

@@ -303,7 +303,6 @@ def compact(data: bytes, share: bool = True) -> bytes:
     - ``has_rank`` is left out where the shape already says the rank (it only tells a scalar
       from a tensor of unknown rank when the shape is empty).
     """
-    from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
@@ -322,19 +321,11 @@ def compact(data: bytes, share: bool = True) -> bytes:
         md.buffer = remap.get(md.buffer, 0)
     model.buffers = [model.buffers[i] for i in keep]
 
-    class SharedQuantization(schema.QuantizationParametersT):
-        """Packed once per builder; every later tensor reuses the same offset."""
-
-        packed: dict[int, int]
-
-        def Pack(self, builder):  # noqa: N802 - flatbuffers' generated name
-            if id(builder) not in self.packed:
-                self.packed[id(builder)] = super().Pack(builder)
-            return self.packed[id(builder)]
-
-    shared: dict[tuple, SharedQuantization] = {}
+    shared: dict[tuple, object] = {}
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:
+            if tensor.shape is not None and len(tensor.shape):
+                tensor.hasRank = False
             q = tensor.quantization
             if q is None or q.scale is None or q.min is not None or q.details is not None:
                 continue
@@ -344,14 +335,8 @@ def compact(data: bytes, share: bool = True) -> bytes:
                 q.quantizedDimension,
             )
             if key not in shared:
-                shared[key] = SharedQuantization()
-                shared[key].__dict__.update(vars(q))
-                shared[key].packed = {}
+                shared[key] = _packed_once(q)
             tensor.quantization = shared[key]
-    for subgraph in model.subgraphs:
-        for tensor in subgraph.tensors:
-            if tensor.shape is not None and len(tensor.shape):
-                tensor.hasRank = False
     _share_options(model)
     builder = _sharing_builder()
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")

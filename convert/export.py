@@ -38,6 +38,10 @@ from edge_ecg.spec import CHANNELS, N_RR, WINDOW
 
 #: Keras gate order in a kernel's columns, and the order of the joined layout above.
 KERAS_GATES = ("i", "f", "g", "o")
+#: Names of the recurrent cell's tensors that are the same quantity at every step (TF numbers
+#: the repeats: lstm_c, lstm_c_1, ...): h times the recurrent matrix, gate pre-activations,
+#: f*c, i*g, the cell state, h.
+ROLES = ("lstm_rec", "lstm_z", "lstm_fc", "lstm_ig", "lstm_c", "lstm_h")
 JOINED_GATES = ("i", "f", "o", "g")
 
 
@@ -92,8 +96,14 @@ class JoinedBiLSTM:
         rows = tf.split(proj, steps, axis=0)  # one SPLIT op: each row already (1, 8u)
         states = []
         h = c = None
+        # Op names by role: the converter names each tensor after its op, and int8 ranges are
+        # shared per role across steps (converter.shared_step_ranges).
+        rec_name, z_name, fc_name, ig_name, c_name, h_name = ROLES
         for t in range(steps):
-            z = rows[t] if h is None else rows[t] + tf.matmul(h, self.recurrent)
+            if h is None:
+                z = rows[t]
+            else:
+                z = tf.add(rows[t], tf.matmul(h, self.recurrent, name=rec_name), name=z_name)
             ifo, g = tf.split(z, [3 * u2, u2], axis=1)
             g = tf.tanh(g)
             if c is None:
@@ -102,11 +112,13 @@ class JoinedBiLSTM:
                 # leaves the SPLIT in float, at random from run to run.
                 sig = tf.sigmoid(ifo)
                 i, o = sig[:, :u2], sig[:, 2 * u2 :]
-                c = i * g
+                c = tf.multiply(i, g, name=c_name)
             else:
                 i, f, o = tf.split(tf.sigmoid(ifo), 3, axis=1)
-                c = f * c + i * g
-            h = o * tf.tanh(c)
+                c = tf.add(
+                    tf.multiply(f, c, name=fc_name), tf.multiply(i, g, name=ig_name), name=c_name
+                )
+            h = tf.multiply(o, tf.tanh(c), name=h_name)
             states.append(h)
         if not self.return_sequences:
             return h

@@ -107,7 +107,12 @@ def local_errors(frozen, calibration, options, windows, rr) -> dict[str, float]:
     from .converter import beat_samples, int8_tflite, quiet_converter, to_tflite
 
     debug_model = int8_tflite(
-        frozen, calibration, options.per_channel, options.range_percentile, numeric_verify=True
+        frozen,
+        calibration,
+        options.per_channel,
+        options.range_percentile,
+        numeric_verify=True,
+        step_ranges=options.step_ranges,
     )
     float_model = to_tflite(frozen, "float32")
     with quiet_converter():
@@ -203,6 +208,8 @@ def per_layer_report(
         per_channel=bool(manifest.get("per_channel", False)),
         lstm=manifest.get("export", {}).get("lstm", "joined"),
         range_percentile=calib.get("range_percentile"),
+        # files made before shared ranges existed have per-step ones
+        step_ranges=calib.get("step_ranges", "per-step"),
     )
     model = keras.saving.load_model(reference, safe_mode=True, compile=False)
     frozen = frozen_function(ExportModel(model, lstm=options.lstm))
@@ -213,7 +220,13 @@ def per_layer_report(
     )
     float_copy = to_tflite(frozen, "float32", per_channel=options.per_channel)
     debug_copy = (
-        int8_tflite(frozen, calibration, options.per_channel, options.range_percentile)
+        int8_tflite(
+            frozen,
+            calibration,
+            options.per_channel,
+            options.range_percentile,
+            step_ranges=options.step_ranges,
+        )
         if mode == "int8"
         else to_tflite(frozen, mode, per_channel=options.per_channel)
     )

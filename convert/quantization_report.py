@@ -200,7 +200,7 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
     import keras
 
     from .calibration import calibration_set
-    from .converter import compact, frozen_function, to_tflite
+    from .converter import compact, frozen_function, int8_tflite, to_tflite
     from .export import ExportModel
 
     model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
@@ -214,6 +214,18 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
             (f"{label}, per-tensor, compacted", compact(raw["int8"]), compact(raw["float32"]))
         )
         if lstm == "joined":
+            # What the shipped file adds to the plain converter: percentile ranges, the window
+            # range over the channels read, and (or not) one range per recurrent quantity.
+            for steps, what in (("shared", "one per LSTM quantity"), ("per-step", "per step")):
+                shipped = int8_tflite(frozen, cal, range_percentile=options.range_percentile,
+                                      step_ranges=steps)  # fmt: skip
+                out.append(
+                    (
+                        f"{label}, shipped ranges, {what}, compacted",
+                        compact(shipped),
+                        compact(raw["float32"]),
+                    )
+                )
             per_channel = to_tflite(frozen, "int8", cal, per_channel=True)
             out.append(
                 (f"{label}, per-channel, compacted", compact(per_channel), compact(raw["float32"]))
@@ -362,7 +374,11 @@ def render(model_path, command, ds2, precisions, exports, int8, layers, keras_mo
         "differs. *Compacted* = names stripped; empty buffers, identical quantization "
         "tables, vectors and op options shared; no redundant `has_rank` "
         "(`convert.converter.compact`); *non-int8 ops* are ops left in float by "
-        "the converter (the shipped path refuses those).",
+        "the converter (the shipped path refuses those). Rows without *shipped ranges* use "
+        "the TFLite converter's own ranges (min/max over the calibration beats); *shipped "
+        "ranges* are those of `edge-ecg convert --int8`: the 99th percentile of per-beat "
+        "extremes, the input window's over the channels the model reads, and one range per "
+        "recurrent quantity over all steps or one per step.",
         "",
         *_export_table(exports),
         "",

@@ -177,6 +177,65 @@ def test_other_archs_convert_to_int8(ds1, tmp_path):
         assert ("FULLY_CONNECTED" in result.ops) and "WHILE" not in result.ops
 
 
+def _scales_by_role(data: bytes) -> dict[str, set[float]]:
+    """Recurrent role (export.ROLES) -> the distinct int8 scales of its tensors over the steps."""
+    import re
+
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from convert.export import ROLES
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    scales: dict[str, set[float]] = {}
+    for tensor in model.subgraphs[0].tensors:
+        for role in ROLES:
+            if re.fullmatch(rf"{role}(_\d+)?", tensor.name.decode()):
+                scales.setdefault(role, set()).add(float(tensor.quantization.scale[0]))
+    return scales
+
+
+@on_data
+def test_recurrent_ranges_shared_across_steps(run_dir, ds1):
+    import keras
+
+    from convert.calibration import calibration_set
+    from convert.converter import compact, frozen_function, int8_tflite
+    from convert.export import ROLES, ExportModel
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
+    frozen = frozen_function(ExportModel(model))
+    calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, 100, 0)
+    shared = int8_tflite(frozen, calibration, step_ranges="shared")
+    per_step = int8_tflite(frozen, calibration, step_ranges="per-step")
+    # One scale per recurrent quantity over all 8 steps, as a fused LSTM kernel would have...
+    assert {role: len(s) for role, s in _scales_by_role(shared).items()} == dict.fromkeys(ROLES, 1)
+    # ...where per-step ranges give the steps their own scales, and a bigger file.
+    assert max(len(s) for s in _scales_by_role(per_step).values()) > 1
+    assert len(compact(shared)) < len(compact(per_step))
+
+
+@on_data
+def test_window_range_covers_only_the_channels_read(run_dir, ds1):
+    import keras
+
+    from convert.calibration import calibration_set
+    from convert.converter import activation_ranges, frozen_function, read_channels, to_tflite
+    from convert.export import ExportModel
+    from train.model import build_model
+
+    calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, 100, 0)
+    w, rr = calibration.windows, calibration.rr
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
+    float_model = to_tflite(frozen_function(ExportModel(model)), "float32")
+    assert read_channels(float_model, w, rr) == [1]  # the deviation from the median beat
+    low, high = activation_ranges(float_model, w, rr, 99.0)["window"]
+    assert (low, high) == pytest.approx(
+        (np.percentile(w[..., 1].min(1), 1), np.percentile(w[..., 1].max(1), 99)), rel=1e-5
+    )
+    both = build_model("cnn", width=0.5, channels=(0, 1))
+    assert read_channels(to_tflite(frozen_function(ExportModel(both)), "float32"), w, rr) == [0, 1]
+
+
 @on_data
 def test_int8_matches_float_on_real_beats(converted, run_dir, data_dir, tmp_path):
     code, _, _ = run(

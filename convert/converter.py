@@ -746,7 +746,7 @@ def convert_keras_model(
                     "min/max over the calibration beats"
                     if options.range_percentile is None
                     else f"{options.range_percentile:g}th percentile of per-beat extremes "
-                    "(inputs: min/max)"
+                    "(the window over the channels the model reads; the RR features: min/max)"
                 )
                 + (
                     "; one range per recurrent quantity over all LSTM steps"

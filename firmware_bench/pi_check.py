@@ -67,7 +67,8 @@ def compare(reference: Path, other: Path, steps: int = 1) -> dict:
             raise InputError(f"{other}: was not run on {reference}'s inputs (use --inputs)")
         scale = float(a["out_scale"])
         step_diff = np.abs(a["probs"].astype(np.float64) - b["probs"]) / scale
-        max_steps = int(np.round(step_diff.max()))
+        per_beat = np.round(step_diff.max(axis=1)).astype(int)
+        max_steps = int(per_beat.max())
         same_class = float(np.mean(a["probs"].argmax(1) == b["probs"].argmax(1)))
         e2e_same = bool(
             np.array_equal(a["e2e_samples"], b["e2e_samples"])
@@ -80,6 +81,8 @@ def compare(reference: Path, other: Path, steps: int = 1) -> dict:
             "other_backend": str(b["litert"]),
             "beats": len(a["probs"]),
             "max_output_diff_steps": max_steps,
+            # beats whose largest output difference is 0, 1, 2, ... steps
+            "beats_by_diff_steps": np.bincount(per_beat).tolist(),
             "outputs_identical": bool(np.array_equal(a["probs"], b["probs"])),
             "same_class_fraction": same_class,
             "end_to_end_beats": [len(a["e2e_samples"]), len(b["e2e_samples"])],

@@ -31,4 +31,6 @@ def test_same_machine_passes_and_a_damaged_dump_fails(tmp_path):
     np.savez(tmp_path / "off.npz", **arrays)
     r = run("compare", host, tmp_path / "off.npz")
     assert r.exit_code == 1
-    assert json.loads(r.output)["max_output_diff_steps"] == 2
+    off = json.loads(r.output)
+    assert off["max_output_diff_steps"] == 2
+    assert off["beats_by_diff_steps"] == [verdict["beats"] - 1, 0, 1]

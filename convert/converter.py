@@ -48,6 +48,9 @@ MODES = ("float32", "fp16", "dynamic", "int8")
 #: Ops that would make a file unusable on our runtimes or keep state between invokes.
 #: How the int8 ranges of the unrolled recurrent cell are set (see ``Options.step_ranges``).
 STEP_RANGES = ("shared", "per-step")
+#: Recurrent quantities that keep a range per step even when ranges are shared (the cell
+#: state and f*c, whose range grows with the step; see ``shared_step_ranges``).
+PER_STEP_ROLES = ("lstm_fc", "lstm_c")
 FORBIDDEN_OPS = ("WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 #: Beats used to check the export copy and each converted file against the Keras model.
 CHECK_BEATS = 300
@@ -77,9 +80,9 @@ class Options:
     #: the int8 file's input/output type: "int8" (microcontrollers) or "float32" (quantize and
     #: dequantize inside the graph: cheaper per call from Python than numpy doing it).
     int8_io: str = "int8"
-    #: "shared": each recurrent quantity (h, c, gates, ...) gets one int8 range covering all
-    #: the steps of the unrolled BiLSTM, as a fused LSTM kernel would; "per-step": each step's
-    #: own (see ``shared_step_ranges``).
+    #: "shared": each recurrent quantity (h, gates, ...; not the cell state) gets one int8
+    #: range covering all the steps of the unrolled BiLSTM, as a fused LSTM kernel would;
+    #: "per-step": each step's own (see ``shared_step_ranges``).
     step_ranges: str = "shared"
 
 
@@ -288,14 +291,16 @@ def shared_step_ranges(ranges: dict[str, tuple[float, float]]) -> dict[str, tupl
 
     The export names each step's tensors after their role (``export.ROLES``; TF numbers the
     repeats ``lstm_h``, ``lstm_h_1``, ...). A range per step gives every step its own scale
-    and quantization table; one per role leaves ~40 fewer distinct scales in the file
-    (752 bytes of the 35.9 KB int8 file), at no cost in agreement with float on DS2
-    (docs/quantization-notes.md: 99.23 vs 99.21 %).
+    and quantization table; one per role leaves fewer distinct scales in the file (~450 bytes
+    of the 35.9 KB int8 file) at no cost in agreement with float on DS2. Not for the cell
+    state c and f*c (``PER_STEP_ROLES``): their range grows ~1 per step, one range over all
+    steps made early steps 8x coarser, and ARM and x86 kernels' last-bit differences then grew
+    to 3 output steps (docs/quantization-notes.md).
     """
     from .export import ROLES
 
     out = dict(ranges)
-    for role in ROLES:
+    for role in (r for r in ROLES if r not in PER_STEP_ROLES):
         group = [n for n in ranges if re.fullmatch(rf"{role}(_\d+)?", n)]
         if group:
             union = (min(ranges[n][0] for n in group), max(ranges[n][1] for n in group))
@@ -749,7 +754,7 @@ def convert_keras_model(
                     "(the window over the channels the model reads; the RR features: min/max)"
                 )
                 + (
-                    "; one range per recurrent quantity over all LSTM steps"
+                    "; one range per recurrent quantity over all LSTM steps (cell state: per step)"
                     if options.step_ranges == "shared"
                     else ""
                 ),

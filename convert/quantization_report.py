@@ -159,7 +159,7 @@ def _targets(int8: Variant, float_bytes: int) -> list[str]:
     checks = [
         (f"file {int8.bytes / 1024:.1f} KB ≤ 48 KB", int8.bytes <= TARGETS["max_bytes"]),
         (
-            f"{float_bytes / int8.bytes:.2f}x smaller than float32 (≥ 2.75x)",
+            f"{float_bytes / int8.bytes:.3f}x smaller than float32 (≥ 2.75x)",
             float_bytes / int8.bytes >= TARGETS["min_ratio"],
         ),
         (
@@ -216,7 +216,8 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
         if lstm == "joined":
             # What the shipped file adds to the plain converter: percentile ranges, the window
             # range over the channels read, and (or not) one range per recurrent quantity.
-            for steps, what in (("shared", "one per LSTM quantity"), ("per-step", "per step")):
+            shared = ("shared", "one per LSTM quantity but c")
+            for steps, what in (shared, ("per-step", "per step")):
                 shipped = int8_tflite(frozen, cal, range_percentile=options.range_percentile,
                                       step_ranges=steps)  # fmt: skip
                 out.append(
@@ -378,7 +379,7 @@ def render(model_path, command, ds2, precisions, exports, int8, layers, keras_mo
         "the TFLite converter's own ranges (min/max over the calibration beats); *shipped "
         "ranges* are those of `edge-ecg convert --int8`: the 99th percentile of per-beat "
         "extremes, the input window's over the channels the model reads, and one range per "
-        "recurrent quantity over all steps or one per step.",
+        "recurrent quantity over all steps (the cell state c and f·c: per step) or one per step.",
         "",
         *_export_table(exports),
         "",

@@ -199,7 +199,7 @@ def test_recurrent_ranges_shared_across_steps(run_dir, ds1):
     import keras
 
     from convert.calibration import calibration_set
-    from convert.converter import compact, frozen_function, int8_tflite
+    from convert.converter import PER_STEP_ROLES, compact, frozen_function, int8_tflite
     from convert.export import ROLES, ExportModel
 
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
@@ -207,8 +207,14 @@ def test_recurrent_ranges_shared_across_steps(run_dir, ds1):
     calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, 100, 0)
     shared = int8_tflite(frozen, calibration, step_ranges="shared")
     per_step = int8_tflite(frozen, calibration, step_ranges="per-step")
-    # One scale per recurrent quantity over all 8 steps, as a fused LSTM kernel would have...
-    assert {role: len(s) for role, s in _scales_by_role(shared).items()} == dict.fromkeys(ROLES, 1)
+    # One scale per recurrent quantity over all 8 steps, as a fused LSTM kernel would have,
+    # except the cell state and f*c, whose range grows with the step...
+    scales = {role: len(s) for role, s in _scales_by_role(shared).items()}
+    assert set(scales) == set(ROLES)
+    assert {r: n for r, n in scales.items() if r not in PER_STEP_ROLES} == {
+        r: 1 for r in ROLES if r not in PER_STEP_ROLES
+    }
+    assert all(scales[r] > 1 for r in PER_STEP_ROLES)
     # ...where per-step ranges give the steps their own scales, and a bigger file.
     assert max(len(s) for s in _scales_by_role(per_step).values()) > 1
     assert len(compact(shared)) < len(compact(per_step))

@@ -45,12 +45,12 @@ from edge_ecg.manifest import sha256_bytes, write_manifest
 from .calibration import Calibration, calibration_set
 
 MODES = ("float32", "fp16", "dynamic", "int8")
-#: Ops that would make a file unusable on our runtimes or keep state between invokes.
 #: How the int8 ranges of the unrolled recurrent cell are set (see ``Options.step_ranges``).
 STEP_RANGES = ("shared", "per-step")
 #: Recurrent quantities that keep a range per step even when ranges are shared (the cell
 #: state and f*c, whose range grows with the step; see ``shared_step_ranges``).
 PER_STEP_ROLES = ("lstm_fc", "lstm_c")
+#: Ops that would make a file unusable on our runtimes or keep state between invokes.
 FORBIDDEN_OPS = ("WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 #: Beats used to check the export copy and each converted file against the Keras model.
 CHECK_BEATS = 300
@@ -204,7 +204,7 @@ def activation_ranges(
     features keep their min/max (their rare long pauses are informative; a percentile range
     agreed less). Both measured in docs/quantization-notes.md.
     """
-    interp = _recording_interpreter(float_model)
+    interp = recording_interpreter(float_model)
     names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
     outputs = sorted({i for op in interp._get_ops_details() for i in op["outputs"]})
     inputs = interp.get_input_details()
@@ -232,7 +232,7 @@ def read_channels(float_model: bytes, windows: np.ndarray, rr: np.ndarray) -> li
 
     ``build_model`` feeds the trunk one channel by default; a model that reads both gets both.
     """
-    interp = _recording_interpreter(float_model)
+    interp = recording_interpreter(float_model)
     out = interp.get_output_details()[0]["index"]
     inputs = interp.get_input_details()
     window = next(d for d in inputs if len(d["shape"]) == 3)
@@ -255,12 +255,12 @@ def read_channels(float_model: bytes, windows: np.ndarray, rr: np.ndarray) -> li
     return read or list(range(windows.shape[-1]))
 
 
-def _recording_interpreter(float_model: bytes):
+def recording_interpreter(data: bytes):
     """A reference-kernel interpreter that keeps every intermediate tensor readable."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interp = Interpreter(
-        model_content=float_model,
+        model_content=data,
         experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )

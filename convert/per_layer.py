@@ -35,20 +35,10 @@ import numpy as np
 from edge_ecg.errors import InputError
 from edge_ecg.manifest import read_manifest, sha256_bytes
 
+from .converter import recording_interpreter
+
 #: Beats both debug copies run on (every tensor of every beat is kept in memory).
 BEATS = 300
-
-
-def _interpreter(data: bytes):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interp = Interpreter(
-        model_content=data,
-        experimental_preserve_all_tensors=True,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    interp.allocate_tensors()
-    return interp
 
 
 def tensor_values(data: bytes, windows: np.ndarray, rr: np.ndarray) -> dict[str, dict]:
@@ -56,7 +46,7 @@ def tensor_values(data: bytes, windows: np.ndarray, rr: np.ndarray) -> dict[str,
 
     Tensors whose name is not unique in the file are left out: they cannot be matched.
     """
-    interp = _interpreter(data)
+    interp = recording_interpreter(data)
     details = {t["index"]: t for t in interp.get_tensor_details()}
     producer = {i: op["op_name"] for op in interp._get_ops_details() for i in op["outputs"]}
     names = Counter(t["name"] for t in details.values())

@@ -19,6 +19,11 @@ part's weights. An int8 CONCATENATION forces one scale on all its inputs, and th
 features reach +-18 (long pauses) while the pooled LSTM features stay within +-1: concatenated,
 the LSTM features were left with a handful of int8 steps, the largest source of int8 drift.
 
+Layout ops are rewritten away too, each a few hundred bytes of the int8 file for nothing: the
+channel pick (Permute, Cropping1D, Permute) becomes one slice, and the BiLSTM hands attention
+its (T, 2u) rows, so Dense, Flatten and Dot run on them without a batch axis to add and remove
+(``Rows``). Same values, same int8 outputs (docs/quantization-notes.md, "Packing").
+
 Layout of the joined gates (u units per direction), chosen so that each gate of both
 directions is one contiguous slice and the three sigmoid gates are one slice:
 ``[i_f i_b | f_f f_b | o_f o_b | g_f g_b]``. Keras' own order is i, f, g (called c), o.
@@ -85,7 +90,7 @@ class JoinedBiLSTM:
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
     def __call__(self, seq: tf.Tensor) -> tf.Tensor:
-        """(1, T, F) -> (1, T, 2u) with return_sequences, else (1, 2u)."""
+        """(1, T, F) -> (1, T, 2u) with return_sequences (as ``Rows``), else (1, 2u)."""
         steps, features = int(seq.shape[1]), int(seq.shape[2])
         u2 = 2 * self.units
         x = tf.reshape(seq, (steps, features))
@@ -123,8 +128,7 @@ class JoinedBiLSTM:
         if not self.return_sequences:
             return h
         joined = tf.concat(states, axis=0)  # (T, 2u); row t holds backward time T-1-t
-        out = tf.where(self.forward_units, joined, tf.reverse(joined, axis=[0]))
-        return tf.reshape(out, (1, steps, u2))
+        return Rows(tf.where(self.forward_units, joined, tf.reverse(joined, axis=[0])))
 
 
 def _check_bidirectional(layer) -> None:
@@ -169,9 +173,38 @@ class Parts:
         return tf.concat([materialize(p) for p in self.parts], axis=-1)
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A (1, T, F) sequence held as its (T, F) rows, not reshaped yet.
+
+    The layers after the BiLSTM (Dense, Flatten, Dot) work on the rows directly; with a batch
+    axis each of them cost the int8 file a RESHAPE and its shape tensor.
+    """
+
+    x: tf.Tensor
+
+    def tensor(self) -> tf.Tensor:
+        return tf.expand_dims(self.x, 0)
+
+
+@dataclass(frozen=True)
+class Swapped:
+    """``x`` (1, T, C) with its last two axes swapped, not transposed yet: a channel pick
+    (Permute, Cropping1D, Permute) becomes one slice of ``x`` instead of a TRANSPOSE and a
+    slice."""
+
+    x: tf.Tensor
+
+    def tensor(self) -> tf.Tensor:
+        return tf.transpose(self.x, (0, 2, 1))
+
+
+DEFERRED = (Affine, Parts, Rows, Swapped)
+
+
 def materialize(value):
-    """The tensor of a value that may still be a deferred ``Affine`` or ``Parts``."""
-    return value.tensor() if isinstance(value, Affine | Parts) else value
+    """The tensor of a value that may still be deferred (``DEFERRED``)."""
+    return value.tensor() if isinstance(value, DEFERRED) else value
 
 
 def normalization(layer) -> Callable:
@@ -204,12 +237,17 @@ class FoldedDense:
         self.bias = np.asarray(layer.bias) if layer.use_bias else np.zeros(self.kernel.shape[1])
 
     def __call__(self, x):
+        if isinstance(x, Rows):
+            y = tf.matmul(x.x, self.kernel.astype(np.float32))
+            if self.layer.use_bias:
+                y = y + self.bias.astype(np.float32)
+            return Rows(self.layer.activation(y))
         if not isinstance(x, Affine | Parts):
-            return self.layer(x)
+            return self.layer(materialize(x))
         kernel, bias = self.kernel, self.bias
         products, row = [], 0
         for part in x.parts if isinstance(x, Parts) else (x,):
-            part = part.tensor() if isinstance(part, Parts) else part
+            part = part if isinstance(part, Affine) else materialize(part)
             width = part.width if isinstance(part, Affine) else int(part.shape[-1])
             w = kernel[row : row + width]
             row += width
@@ -224,6 +262,58 @@ class FoldedDense:
         for product in products[1:]:
             total = total + product  # ADD, which int8 has (ADD_N it has not)
         return self.layer.activation(total)
+
+
+class SwapAxes:
+    """``Permute((2, 1))`` as a deferred ``Swapped`` (undone for free by a second one)."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+
+    def __call__(self, x):
+        if isinstance(x, Swapped):
+            return x.x
+        x = materialize(x)
+        return Swapped(x) if len(x.shape) == 3 else self.layer(x)
+
+
+class ChannelCrop:
+    """``Cropping1D`` of swapped axes: a slice of the channels of the unswapped tensor."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+
+    def __call__(self, x):
+        if not isinstance(x, Swapped):
+            return self.layer(materialize(x))
+        start, end = self.layer.cropping
+        return Swapped(x.x[:, :, start : int(x.x.shape[2]) - end])
+
+
+class FlattenRows:
+    """``Flatten`` of ``Rows``: one reshape of the rows to (1, T * F)."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+
+    def __call__(self, x):
+        if isinstance(x, Rows):
+            return tf.reshape(x.x, (1, -1))
+        return self.layer(materialize(x))
+
+
+class DotRows:
+    """``Dot(axes=1)`` of step weights (1, T) and a sequence as ``Rows``: (1, T) @ (T, F)."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+
+    def __call__(self, inputs: list):
+        a, b = inputs
+        axes = self.layer.axes
+        if axes in (1, [1, 1], (1, 1)) and isinstance(b, Rows) and len(materialize(a).shape) == 2:
+            return tf.matmul(materialize(a), b.x)
+        return self.layer([materialize(x) for x in inputs])
 
 
 #: How the BiLSTM is unrolled: our joined cell, or Keras' own ``unroll=True`` (kept only to
@@ -260,11 +350,19 @@ def _replacement(layer, lstm: str) -> Callable | None:
         return concatenate(layer)
     if isinstance(layer, keras.layers.Dense):
         return FoldedDense(layer)
+    if isinstance(layer, keras.layers.Permute) and tuple(layer.dims) == (2, 1):
+        return SwapAxes(layer)
+    if isinstance(layer, keras.layers.Cropping1D):
+        return ChannelCrop(layer)
+    if isinstance(layer, keras.layers.Flatten):
+        return FlattenRows(layer)
+    if isinstance(layer, keras.layers.Dot):
+        return DotRows(layer)
     return None
 
 
 #: Replacements that accept deferred values; every other layer gets real tensors.
-DEFERRED_OK = (FoldedDense,)
+DEFERRED_OK = (FoldedDense, SwapAxes, ChannelCrop, FlattenRows, DotRows)
 
 
 def _as_list(x) -> list:

@@ -118,7 +118,10 @@ def test_int8_is_full_integer_and_small(converted):
     m = manifest(converted, "int8")
     assert {q["dtype"] for q in m["quantization"].values()} == {"int8"}
     assert m["quantization"]["window"]["scale"] > 0
-    check_ops((converted / "tiny-int8.tflite").read_bytes(), "int8")  # every op int8
+    ops = check_ops((converted / "tiny-int8.tflite").read_bytes(), "int8")  # every op int8
+    # Layout ops are bytes for nothing: the channel pick is one slice (no TRANSPOSE), and
+    # attention works on the BiLSTM's rows (the only RESHAPEs: conv0's input, the scores).
+    assert "TRANSPOSE" not in ops and ops.get("RESHAPE", 0) == 2, ops
     float_bytes = (converted / "tiny-float32.tflite").stat().st_size
     int8_bytes = (converted / "tiny-int8.tflite").stat().st_size
     # Half-width model: fixed per-op costs dominate, so less than the 4x of the weights.
@@ -139,16 +142,19 @@ def test_stateless_same_beat_same_output(converted, ds1):
 
 @on_data
 def test_export_copy_matches_keras_for_every_arch(ds1):
-    """The unrolled joined BiLSTM reproduces Keras' Bidirectional LSTM (both output kinds)."""
+    """The export copy (unrolled joined BiLSTM, rows for attention, the channel pick as a
+    slice) reproduces Keras for every arch and channel choice."""
     import keras
 
     from convert.export import ExportModel, check_export
     from train.model import build_model
 
     pick = _sample(ds1, 40, 3)
-    for arch in ("cnn", "cnn_bilstm", "fusion"):
+    cases = [(arch, (0, 1)) for arch in ("cnn", "cnn_bilstm", "fusion")]
+    cases += [("fusion", (0,)), ("fusion", (1,))]  # the channel pick, both ways round
+    for arch, channels in cases:
         keras.utils.set_random_seed(1)
-        model = build_model(arch, width=0.5, channels=(0, 1))
+        model = build_model(arch, width=0.5, channels=channels)
         # Random non-trivial BatchNorm statistics, so folding them is exercised too.
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):

@@ -238,7 +238,7 @@ class FoldedDense:
 
     def __call__(self, x):
         if isinstance(x, Rows):
-            y = tf.matmul(x.x, self.kernel.astype(np.float32))
+            y = tf.matmul(x.x, self.kernel.astype(np.float32), name=self.layer.name)
             if self.layer.use_bias:
                 y = y + self.bias.astype(np.float32)
             return Rows(self.layer.activation(y))
@@ -255,7 +255,7 @@ class FoldedDense:
                 bias = bias + part.offset.reshape(-1) @ w
                 w = part.scale.reshape(-1, 1) * w
                 part = part.x
-            products.append(tf.matmul(part, w.astype(np.float32)))
+            products.append(tf.matmul(part, w.astype(np.float32), name=self.layer.name))
         # The bias on one product, where the converter fuses it into that FULLY_CONNECTED.
         products[-1] = products[-1] + bias.astype(np.float32)
         total = products[0]
@@ -287,7 +287,8 @@ class ChannelCrop:
         if not isinstance(x, Swapped):
             return self.layer(materialize(x))
         start, end = self.layer.cropping
-        return Swapped(x.x[:, :, start : int(x.x.shape[2]) - end])
+        channels = int(x.x.shape[2])
+        return Swapped(tf.identity(x.x[:, :, start : channels - end], name=self.layer.name))
 
 
 class FlattenRows:
@@ -298,7 +299,7 @@ class FlattenRows:
 
     def __call__(self, x):
         if isinstance(x, Rows):
-            return tf.reshape(x.x, (1, -1))
+            return tf.reshape(x.x, (1, -1), name=self.layer.name)
         return self.layer(materialize(x))
 
 
@@ -312,7 +313,7 @@ class DotRows:
         a, b = inputs
         axes = self.layer.axes
         if axes in (1, [1, 1], (1, 1)) and isinstance(b, Rows) and len(materialize(a).shape) == 2:
-            return tf.matmul(materialize(a), b.x)
+            return tf.matmul(materialize(a), b.x, name=self.layer.name)
         return self.layer([materialize(x) for x in inputs])
 
 

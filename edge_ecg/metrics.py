@@ -109,6 +109,20 @@ def evaluate_predictions(
     return out
 
 
+def headline_figures(metrics: Mapping) -> dict[str, float | None]:
+    """The figures every comparison table shows: accuracy, macro-F1, S/V Se and +P, F Se."""
+    c = metrics["classes"]
+    return {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "S_se": c["S"]["se"],
+        "S_ppv": c["S"]["ppv"],
+        "V_se": c["V"]["se"],
+        "V_ppv": c["V"]["ppv"],
+        "F_se": c["F"]["se"],
+    }
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage for tables; '–' for an undefined rate."""
     return "–" if value is None else f"{100 * value:.{digits}f}"

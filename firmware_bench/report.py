@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from edge_ecg.manifest import manifest_precision
-from edge_ecg.metrics import percent
+from edge_ecg.metrics import headline_figures, percent
 
 COLUMNS = (
     "run", "arch", "width", "variant", "size_kb", "parameters", "macs", "accuracy",
@@ -26,18 +26,6 @@ COLUMNS = (
 
 def _read(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _figures(metrics: dict) -> dict:
-    c = metrics["classes"]
-    return {
-        "accuracy": metrics["accuracy"],
-        "macro_f1": metrics["macro_f1"],
-        "S_se": c["S"]["se"],
-        "S_ppv": c["S"]["ppv"],
-        "V_se": c["V"]["se"],
-        "V_ppv": c["V"]["ppv"],
-    }
 
 
 def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
@@ -72,7 +60,7 @@ def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
                 "variant": "keras float32",
                 "size_kb": keras_file.stat().st_size / 1024 if keras_file.is_file() else None,
                 "macs": None,
-                **_figures(metrics),
+                **headline_figures(metrics),
                 "acc_drift_pp": 0.0,
                 "agreement": 1.0,
                 "p50_us": latency.get("model.keras"),
@@ -90,7 +78,7 @@ def collect_rows(run_dirs: list[Path]) -> tuple[list[dict], dict[str, dict]]:
                     "variant": variant,
                     "size_kb": manifest.get("bytes", 0) / 1024 or None,
                     "macs": manifest.get("macs") or _macs(validate.with_name(f"{name}.tflite")),
-                    **_figures(v["candidate"]),
+                    **headline_figures(v["candidate"]),
                     "acc_drift_pp": 100 * v["delta"]["accuracy"],
                     "agreement": v["agreement"],
                     "p50_us": latency.get(f"{name}.tflite"),
@@ -135,7 +123,7 @@ def rows_markdown(rows: list[dict]) -> str:
 
 def rows_csv(rows: list[dict]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import write_json, write_text
+from edge_ecg.metrics import headline_figures
 from edge_ecg.options import data_dir_option
 
 from .config import load_config
@@ -61,20 +62,6 @@ def run(data_dir, runs_dir, arms) -> None:
             (train_gbt_run if arch == "gbt" else train_run)(
                 config, data_dir, out, lambda m: click.echo(m, err=True)
             )
-
-
-def headline_figures(metrics: dict) -> dict[str, float]:
-    """The DS2 figures every table here compares: accuracy, macro-F1, S/V Se and +P, F Se."""
-    c = metrics["classes"]
-    return {
-        "accuracy": metrics["accuracy"],
-        "macro_f1": metrics["macro_f1"],
-        "S_se": c["S"]["se"],
-        "S_ppv": c["S"]["ppv"],
-        "V_se": c["V"]["se"],
-        "V_ppv": c["V"]["ppv"],
-        "F_se": c["F"]["se"],
-    }
 
 
 def collect(runs_dir: Path) -> dict[str, list[dict]]:

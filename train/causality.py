@@ -28,11 +28,11 @@ import numpy as np
 
 from edge_ecg.atomic import write_json, write_text
 from edge_ecg.beats import CLIP, MAX_RATIO
+from edge_ecg.metrics import headline_figures
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import DS1
 
-from .ablation import headline_figures
 from .beatset import BeatSet, load_beats
 from .config import load_config
 from .gbt import fit_gbt, gbt_features

@@ -45,6 +45,40 @@ def test_tiny_fusion_run(data_dir, tmp_path):
     assert train_run(config, data_dir, out, log=lambda m: None) == metrics
 
 
+def test_tiny_focal_loss_run(data_dir, tmp_path):
+    """focal_gamma > 0 trains with Keras' focal loss on one-hot targets; the model saves and
+    loads in safe mode and the config records the choice."""
+    import keras
+    import yaml
+
+    config = load_config(
+        None,
+        arch="cnn",
+        width=0.5,
+        epochs=2,
+        patience=5,
+        focal_gamma=2.0,
+        records=["106", "119"],
+        holdout=["118"],
+    )
+    out = tmp_path / "focal"
+    assert train_run(config, data_dir, out, log=lambda m: None, evaluate_ds2=False) == {}
+    losses = [e["loss"] for e in json.loads((out / "history.json").read_text())["epochs"]]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert yaml.safe_load((out / "config.yaml").read_text())["focal_gamma"] == 2.0
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    assert type(model.loss).__name__ == "CategoricalFocalCrossentropy"
+
+
+def test_focal_gamma_out_of_range_is_refused():
+    from edge_ecg.errors import InputError
+
+    with pytest.raises(InputError, match="focal_gamma"):
+        load_config(None, focal_gamma=-1.0)
+    with pytest.raises(InputError, match="gbt"):
+        load_config(None, arch="gbt", focal_gamma=2.0)
+
+
 def test_class_weights_balance_the_classes():
     labels = np.array([0] * 90 + [1] * 9 + [2] * 1)
     flat, sqrt, full = (class_weights(labels, p) for p in (0, 0.5, 1))

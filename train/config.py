@@ -41,6 +41,10 @@ class RunConfig:
     learning_rate: float = 1e-3
     #: class weight = (n / (k * n_class)) ** power: 0 none, 0.5 square-root, 1 balanced.
     class_weight_power: float = 0.5
+    #: 0: cross-entropy; > 0: focal loss with this gamma (Keras CategoricalFocalCrossentropy,
+    #: alpha 1: class balance stays with class_weight_power). Measured, not better here
+    #: (docs/results.md).
+    focal_gamma: float = 0.0
     #: augmentation: random amplitude scale (+-) and Gaussian noise (in R amplitudes).
     scale_jitter: float = 0.1
     noise: float = 0.02
@@ -56,6 +60,10 @@ class RunConfig:
             raise InputError(f"width: {self.width} is outside 0.1..8")
         if self.schedule not in ("cosine", "constant"):
             raise InputError(f"schedule: {self.schedule!r} is not cosine or constant")
+        if not 0 <= self.focal_gamma <= 10:
+            raise InputError(f"focal_gamma: {self.focal_gamma} is outside 0..10 (0: cross-entropy)")
+        if self.focal_gamma and self.arch == "gbt":
+            raise InputError("focal_gamma: the tree (gbt) trains no neural loss; leave it at 0")
         if self.epochs < 1:
             raise InputError(f"epochs: {self.epochs} must be at least 1")
         from edge_ecg.splits import DS1

@@ -127,10 +127,12 @@ def train_run(
         rr_var=train.rr.var(0) + 1e-6,
         channels=tuple(config.channels),
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-    )
+    if config.focal_gamma > 0:
+        loss = keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=config.focal_gamma)
+        targets = np.eye(len(CLASSES), dtype=np.float32)[train.labels]
+    else:
+        loss, targets = "sparse_categorical_crossentropy", train.labels
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
     weights = class_weights(train.labels, config.class_weight_power)
 
     history: list[dict] = []
@@ -158,7 +160,7 @@ def train_run(
         windows = augment(train.windows, rng, config.scale_jitter, config.noise)
         fit = model.fit(
             [windows, train.rr],
-            train.labels,
+            targets,
             batch_size=config.batch_size,
             epochs=1,
             class_weight=weights,

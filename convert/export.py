@@ -304,7 +304,10 @@ class FlattenRows:
 
 
 class DotRows:
-    """``Dot(axes=1)`` of step weights (1, T) and a sequence as ``Rows``: (1, T) @ (T, F)."""
+    """``Dot(axes=1)`` of step weights (1, T) and a sequence as ``Rows``: (1, T) @ (T, F).
+
+    Anything else (other axes, ``normalize=True``, other shapes) runs the Keras layer itself.
+    """
 
     def __init__(self, layer) -> None:
         self.layer = layer
@@ -312,7 +315,8 @@ class DotRows:
     def __call__(self, inputs: list):
         a, b = inputs
         axes = self.layer.axes
-        if axes in (1, [1, 1], (1, 1)) and isinstance(b, Rows) and len(materialize(a).shape) == 2:
+        plain = axes in (1, [1, 1], (1, 1)) and not self.layer.normalize
+        if plain and isinstance(b, Rows) and len(materialize(a).shape) == 2:
             return tf.matmul(materialize(a), b.x, name=self.layer.name)
         return self.layer([materialize(x) for x in inputs])
 

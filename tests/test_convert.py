@@ -165,6 +165,29 @@ def test_export_copy_matches_keras_for_every_arch(ds1):
         assert check_export(model, export, ds1.windows[pick], ds1.rr[pick], atol=1e-5) < 1e-5
 
 
+def test_export_rewrites_only_what_it_reproduces():
+    """A Dot with normalize=True (cosine) over the BiLSTM's rows is not the plain matmul the
+    export writes for attention pooling: it must fall back to the Keras layer and still match."""
+    import keras
+    from keras import layers
+
+    from convert.export import ExportModel, check_export
+    from edge_ecg.spec import CHANNELS, N_RR, WINDOW
+
+    keras.utils.set_random_seed(0)
+    window, rr = keras.Input((WINDOW, CHANNELS), name="window"), keras.Input((N_RR,), name="rr")
+    x = layers.MaxPooling1D(16)(layers.Conv1D(8, 5, padding="same")(window))
+    seq = layers.Bidirectional(layers.LSTM(4, return_sequences=True))(x)
+    weights = layers.Softmax()(layers.Flatten()(layers.Dense(1)(seq)))
+    pooled = layers.Dot(axes=1, normalize=True)([weights, seq])
+    out = layers.Dense(5, activation="softmax")(layers.Concatenate()([pooled, rr]))
+    model = keras.Model([window, rr], out)
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(8, WINDOW, CHANNELS)).astype(np.float32)
+    feats = rng.normal(size=(8, N_RR)).astype(np.float32)
+    assert check_export(model, ExportModel(model), windows, feats) < 1e-5
+
+
 @on_data
 def test_other_archs_convert_to_int8(ds1, tmp_path):
     import keras

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from edge_ecg.options import data_dir_option
 
-from .config import ARCHS, load_config
+from .config import ARCHS, RunConfig, load_config
 
 
-@click.command()
+def _settings() -> str:
+    """Every --config key with its default, straight from RunConfig (never out of date)."""
+    defaults = RunConfig()
+    lines = [f"  {f.name}: {getattr(defaults, f.name)}" for f in dataclasses.fields(RunConfig)]
+    return "\b\nSettings a --config YAML may hold (defaults; see train/config.py):\n" + "\n".join(
+        lines
+    )
+
+
+@click.command(epilog=_settings())
 @click.option("--arch", type=click.Choice(ARCHS), help="Architecture (default: fusion).")
 @click.option("--width", type=float, help="Width multiplier of filters and units (default 1).")
 @click.option("--seed", type=int, help="Random seed (default 0).")

@@ -264,53 +264,54 @@ class FoldedDense:
         return self.layer.activation(total)
 
 
-class SwapAxes:
-    """``Permute((2, 1))`` as a deferred ``Swapped`` (undone for free by a second one)."""
+class LayoutRewrite:
+    """A layout layer that takes deferred values: it rewrites what it reproduces exactly, and
+    runs the trained Keras layer itself on real tensors for anything else (``keras``)."""
 
     def __init__(self, layer) -> None:
         self.layer = layer
 
+    def keras(self, x):
+        return self.layer([materialize(v) for v in x] if isinstance(x, list) else materialize(x))
+
+
+class SwapAxes(LayoutRewrite):
+    """``Permute((2, 1))`` as a deferred ``Swapped`` (undone for free by a second one)."""
+
     def __call__(self, x):
+        if tuple(self.layer.dims) != (2, 1):
+            return self.keras(x)
         if isinstance(x, Swapped):
             return x.x
         x = materialize(x)
         return Swapped(x) if len(x.shape) == 3 else self.layer(x)
 
 
-class ChannelCrop:
+class ChannelCrop(LayoutRewrite):
     """``Cropping1D`` of swapped axes: a slice of the channels of the unswapped tensor."""
-
-    def __init__(self, layer) -> None:
-        self.layer = layer
 
     def __call__(self, x):
         if not isinstance(x, Swapped):
-            return self.layer(materialize(x))
+            return self.keras(x)
         start, end = self.layer.cropping
         channels = int(x.x.shape[2])
         return Swapped(tf.identity(x.x[:, :, start : channels - end], name=self.layer.name))
 
 
-class FlattenRows:
+class FlattenRows(LayoutRewrite):
     """``Flatten`` of ``Rows``: one reshape of the rows to (1, T * F)."""
-
-    def __init__(self, layer) -> None:
-        self.layer = layer
 
     def __call__(self, x):
         if isinstance(x, Rows):
             return tf.reshape(x.x, (1, -1), name=self.layer.name)
-        return self.layer(materialize(x))
+        return self.keras(x)
 
 
-class DotRows:
+class DotRows(LayoutRewrite):
     """``Dot(axes=1)`` of step weights (1, T) and a sequence as ``Rows``: (1, T) @ (T, F).
 
     Anything else (other axes, ``normalize=True``, other shapes) runs the Keras layer itself.
     """
-
-    def __init__(self, layer) -> None:
-        self.layer = layer
 
     def __call__(self, inputs: list):
         a, b = inputs
@@ -318,7 +319,16 @@ class DotRows:
         plain = axes in (1, [1, 1], (1, 1)) and not self.layer.normalize
         if plain and isinstance(b, Rows) and len(materialize(a).shape) == 2:
             return tf.matmul(materialize(a), b.x, name=self.layer.name)
-        return self.layer([materialize(x) for x in inputs])
+        return self.keras(inputs)
+
+
+#: Layout layers and their rewrites.
+LAYOUT_REWRITES = {
+    keras.layers.Permute: SwapAxes,
+    keras.layers.Cropping1D: ChannelCrop,
+    keras.layers.Flatten: FlattenRows,
+    keras.layers.Dot: DotRows,
+}
 
 
 #: How the BiLSTM is unrolled: our joined cell, or Keras' own ``unroll=True`` (kept only to
@@ -355,19 +365,14 @@ def _replacement(layer, lstm: str) -> Callable | None:
         return concatenate(layer)
     if isinstance(layer, keras.layers.Dense):
         return FoldedDense(layer)
-    if isinstance(layer, keras.layers.Permute) and tuple(layer.dims) == (2, 1):
-        return SwapAxes(layer)
-    if isinstance(layer, keras.layers.Cropping1D):
-        return ChannelCrop(layer)
-    if isinstance(layer, keras.layers.Flatten):
-        return FlattenRows(layer)
-    if isinstance(layer, keras.layers.Dot):
-        return DotRows(layer)
+    for kind, rewrite in LAYOUT_REWRITES.items():
+        if isinstance(layer, kind):
+            return rewrite(layer)
     return None
 
 
 #: Replacements that accept deferred values; every other layer gets real tensors.
-DEFERRED_OK = (FoldedDense, SwapAxes, ChannelCrop, FlattenRows, DotRows)
+DEFERRED_OK = (FoldedDense, LayoutRewrite)
 
 
 def _as_list(x) -> list:

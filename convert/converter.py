@@ -213,11 +213,9 @@ def activation_ranges(
     lows = np.empty((len(windows), len(outputs) + 1), np.float32)
     highs = np.empty_like(lows)
     for b in range(len(windows)):
-        for d in inputs:
-            _feed(interp, d, windows, rr, b)
         seen = windows[b, :, channels]
         lows[b, -1], highs[b, -1] = seen.min(), seen.max()
-        interp.invoke()
+        _invoke(interp, windows, rr, b)
         for k, i in enumerate(outputs):
             value = interp.get_tensor(i)
             lows[b, k], highs[b, k] = value.min(), value.max()
@@ -234,28 +232,24 @@ def read_channels(float_model: bytes, windows: np.ndarray, rr: np.ndarray) -> li
     """
     interp = recording_interpreter(float_model)
     out = interp.get_output_details()[0]["index"]
-    inputs = interp.get_input_details()
-    window = next(d for d in inputs if len(d["shape"]) == 3)
     beats = min(len(windows), 20)
-    noise = np.random.default_rng(0).normal(0, 2, windows[:beats].shape).astype(np.float32)
-    baseline = []
-    for b in range(beats):
-        for d in inputs:
-            _feed(interp, d, windows, rr, b)
-        interp.invoke()
-        baseline.append(interp.get_tensor(out).copy())
+    windows, rr = windows[:beats], rr[:beats]
+    noise = np.random.default_rng(0).normal(0, 2, windows.shape).astype(np.float32)
+
+    def outputs(w: np.ndarray) -> list[np.ndarray]:
+        def one(b: int) -> np.ndarray:
+            _invoke(interp, w, rr, b)
+            return interp.get_tensor(out).copy()
+
+        return [one(b) for b in range(beats)]
+
+    baseline = outputs(windows)
     read = []
     for c in range(windows.shape[-1]):
-        for b in range(beats):
-            for d in inputs:
-                _feed(interp, d, windows, rr, b)
-            changed = windows[b : b + 1].copy()
-            changed[..., c] = noise[b, :, c]
-            interp.set_tensor(window["index"], changed)
-            interp.invoke()
-            if not np.array_equal(interp.get_tensor(out), baseline[b]):
-                read.append(c)
-                break
+        changed = windows.copy()
+        changed[..., c] = noise[..., c]
+        if any(not np.array_equal(x, y) for x, y in zip(outputs(changed), baseline, strict=True)):
+            read.append(c)
     return read or list(range(windows.shape[-1]))
 
 
@@ -272,9 +266,12 @@ def recording_interpreter(data: bytes):
     return interp
 
 
-def _feed(interp, detail: dict, windows: np.ndarray, rr: np.ndarray, b: int) -> None:
-    """Set one input of ``interp`` to beat ``b`` (the window or the RR features)."""
-    interp.set_tensor(detail["index"], (windows if len(detail["shape"]) == 3 else rr)[b : b + 1])
+def _invoke(interp, windows: np.ndarray, rr: np.ndarray, b: int) -> None:
+    """Run ``interp`` on beat ``b``: its window and its RR features."""
+    for detail in interp.get_input_details():
+        source = windows if len(detail["shape"]) == 3 else rr
+        interp.set_tensor(detail["index"], source[b : b + 1])
+    interp.invoke()
 
 
 def recorded_ranges(calibrated: bytes) -> dict[str, tuple[float, float]]:

@@ -34,3 +34,16 @@ def test_same_machine_passes_and_a_damaged_dump_fails(tmp_path):
     off = json.loads(r.output)
     assert off["max_output_diff_steps"] == 2
     assert off["beats_by_diff_steps"] == [verdict["beats"] - 1, 0, 1]
+
+
+def test_out_scale_is_the_grid_the_shipped_probabilities_lie_on(tmp_path):
+    """The float-I/O int8 file hides its integer output; the step the check counts in must
+    still be the one its probabilities move in (TFLite's int8 softmax: 1/256)."""
+    dump = tmp_path / "host.npz"
+    assert run("dump", dump).exit_code == 0
+    with np.load(dump) as z:
+        probs, step = z["probs"], float(z["out_scale"])
+    assert step > 0
+    steps = probs / step
+    assert np.array_equal(steps, np.round(steps))
+    assert len(np.unique(steps)) > 50  # many steps in use: not a coarser grid by accident

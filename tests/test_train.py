@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 pytest.importorskip("tensorflow")
 
-from train.config import load_config
-from train.trainer import class_weights, train_run
+from train.config import RunConfig, load_config
+from train.trainer import class_weights, same_config, train_run
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
@@ -122,3 +123,18 @@ def test_causality_renormalisation_on_real_records(data_dir):
     assert np.isclose(rr[order[99], 3], np.median(pre[:100]))
     # its first beats keep the running median beat, so the deviation channel is unchanged there
     assert np.allclose(w[order[:16], :, 1], beats.windows[order[:16], :, 1], atol=1e-5)
+
+
+def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
+    """config.yaml of an older run lacks settings added since (focal_gamma); their defaults
+    are what it ran with, so it matches; a real difference does not."""
+    config = RunConfig(arch="fusion", seed=3)
+    older = config.to_dict()
+    del older["focal_gamma"]
+    saved = tmp_path / "config.yaml"
+    saved.write_text(yaml.safe_dump(older))
+    assert same_config(saved, config)
+    assert not same_config(saved, RunConfig(arch="fusion", seed=4))
+    assert not same_config(saved, RunConfig(arch="fusion", seed=3, focal_gamma=2.0))
+    saved.write_text(yaml.safe_dump({**older, "retired_setting": 1}))
+    assert not same_config(saved, config)

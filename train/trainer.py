@@ -24,7 +24,7 @@ from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
-from .config import RunConfig
+from .config import RunConfig, load_config
 
 Log = Callable[[str], None]
 
@@ -37,6 +37,15 @@ def class_weights(labels: np.ndarray, power: float) -> dict[int, float]:
     w[present] = (counts.sum() / (present.sum() * counts[present])) ** power
     w /= (w * counts).sum() / counts.sum()
     return {i: float(w[i]) for i in range(len(CLASSES)) if present[i]}
+
+
+def same_config(saved: Path, config: RunConfig) -> bool:
+    """Whether a run directory's config.yaml asks for ``config``. Settings added since it was
+    written take their defaults, which is what the run used, so an older run still resumes."""
+    try:
+        return load_config(saved).to_dict() == config.to_dict()
+    except InputError:  # unreadable, or a setting this version no longer has
+        return False
 
 
 def _learning_rate(config: RunConfig, epoch: int) -> float:
@@ -105,7 +114,7 @@ def train_run(
         return json.loads((out / "metrics.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "config.yaml"
-    if saved.is_file() and yaml.safe_load(saved.read_text()) != config.to_dict():
+    if saved.is_file() and not same_config(saved, config):
         raise InputError(f"{out}: holds a run with another config; choose a new --out")
     write_text(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
 

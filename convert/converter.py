@@ -41,6 +41,7 @@ from edge_ecg.atomic import write_bytes
 from edge_ecg.errors import InputError, ModelError, first_line
 from edge_ecg.interpreter import TFLiteModel
 from edge_ecg.manifest import sha256_bytes, write_manifest
+from edge_ecg.native import quiet_stderr
 
 from .calibration import Calibration, calibration_set
 
@@ -87,22 +88,6 @@ class Options:
 
 
 # --------------------------------------------------------------------------- conversion
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence native code writing to fd 2 (the MLIR converter, TFLM's allocator).
-
-    Their messages are progress chatter; failures still reach us as Python exceptions.
-    """
-    fd = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
 
 
 @contextlib.contextmanager

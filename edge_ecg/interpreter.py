@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import InputError, ModelError, first_line
 from .manifest import manifest_precision, read_manifest
+from .native import quiet_stderr
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
 
 BACKENDS = ("litert", "tflite_runtime", "tensorflow")
@@ -152,8 +153,9 @@ class TFLiteModel:
             raise InputError(f"--threads: {threads} must be at least 1")
         self.backend, cls = interpreter_class(backend)
         try:
-            self._interp = cls(model_content=data, num_threads=threads)
-            self._interp.allocate_tensors()
+            with quiet_stderr():
+                self._interp = cls(model_content=data, num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             first = first_line(e)
             raise ModelError(f"{self.path}: the interpreter cannot load it ({first})") from None

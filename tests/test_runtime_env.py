@@ -69,3 +69,5 @@ def test_demo_runs_in_the_runtime_only_env(runtime_python):
         [edge_ecg, "demo"], check=True, capture_output=True, text=True, timeout=300
     )
     assert "MIT-BIH 213" in out.stdout and "matched within 150 ms" in out.stdout
+    # LiteRT's native "INFO: Created TensorFlow Lite XNNPACK delegate" stays off the terminal
+    assert "INFO:" not in out.stderr, out.stderr

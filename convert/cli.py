@@ -100,7 +100,8 @@ def convert(
     from train.beatset import load_beats
 
     from .calibration import load_calibration_file
-    from .converter import MODES, Options, canonical_command, convert_keras_model
+    from .converter import Options, canonical_command, convert_keras_model
+    from .tflite import MODES
 
     model = Path(model)
     if model.suffix != ".keras":

@@ -102,7 +102,7 @@ class JoinedBiLSTM:
         states = []
         h = c = None
         # Op names by role: the converter names each tensor after its op, and int8 ranges are
-        # shared per role across steps (converter.shared_step_ranges).
+        # shared per role across steps (int8.shared_step_ranges).
         rec_name, z_name, fc_name, ig_name, c_name, h_name = ROLES
         for t in range(steps):
             if h is None:

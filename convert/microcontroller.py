@@ -137,7 +137,7 @@ def tflm_int8_outputs(
 ) -> np.ndarray:
     """Raw int8 outputs of TFLite Micro, one invoke per beat.
 
-    ``quantization`` is ``converter.port_quantization(data)``: its keys list the inputs in the
+    ``quantization`` is ``graph.port_quantization(data)``: its keys list the inputs in the
     file's order (window and rr, in either order), then ``probs``.
     """
     beats = {"window": windows, "rr": rr}
@@ -197,7 +197,7 @@ def compare_tflm(path: Path, windows: np.ndarray, rr: np.ndarray, arena: int) ->
     (fixed-point sigmoid/tanh, rounding), so outputs differ even though each is a correct
     int8 implementation; what matters for the device is the argmax agreement.
     """
-    from .converter import port_quantization
+    from .graph import port_quantization
 
     data = path.read_bytes()
     quantization = port_quantization(data)
@@ -277,7 +277,7 @@ def export_c_array(
     log: Callable[[str], None] = lambda msg: None,
 ) -> dict:
     """Write ``<stem>.h``/``<stem>.cc`` beside the int8 model; check TFLM against LiteRT."""
-    from .converter import port_quantization
+    from .graph import port_quantization
 
     data = path.read_bytes()
     arena, recorded = arena_sizes(path)

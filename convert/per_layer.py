@@ -35,7 +35,7 @@ import numpy as np
 from edge_ecg.errors import InputError
 from edge_ecg.manifest import read_manifest, sha256_bytes
 
-from .converter import recording_interpreter
+from .int8 import recording_interpreter
 
 #: Beats both debug copies run on (every tensor of every beat is kept in memory).
 BEATS = 300
@@ -94,7 +94,8 @@ def local_errors(frozen, calibration, options, windows, rr) -> dict[str, float]:
 
     import tensorflow as tf
 
-    from .converter import beat_samples, int8_tflite, quiet_converter, to_tflite
+    from .int8 import int8_tflite
+    from .tflite import beat_samples, quiet_converter, to_tflite
 
     debug_model = int8_tflite(
         frozen,
@@ -173,14 +174,11 @@ def per_layer_report(
     import keras
 
     from .calibration import calibration_set
-    from .converter import (
-        Options,
-        compact,
-        frozen_function,
-        int8_tflite,
-        to_tflite,
-    )
+    from .converter import Options
     from .export import ExportModel
+    from .int8 import int8_tflite
+    from .packing import compact
+    from .tflite import frozen_function, to_tflite
 
     reference, candidate = Path(reference), Path(candidate)
     if reference.suffix != ".keras" or candidate.suffix != ".tflite":

@@ -200,8 +200,10 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
     import keras
 
     from .calibration import calibration_set
-    from .converter import compact, frozen_function, int8_tflite, to_tflite
     from .export import ExportModel
+    from .int8 import int8_tflite
+    from .packing import compact
+    from .tflite import frozen_function, to_tflite
 
     model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     cal = calibration_set(ds1.windows, ds1.rr, ds1.labels, options.calib_size, options.seed)
@@ -248,15 +250,10 @@ def build_report(model_path: Path, data_dir, work: Path, calib_size: int, comman
     from edge_ecg.models import KerasModel
     from train.beatset import load_beats
 
-    from .converter import (
-        MODES,
-        Options,
-        convert_keras_model,
-        non_integer_ops,
-        ops_by_type,
-        versions,
-    )
+    from .converter import Options, convert_keras_model, versions
+    from .graph import non_integer_ops, ops_by_type
     from .per_layer import BEATS, per_layer_report
+    from .tflite import MODES
     from .validate import predict_all, report_from_probabilities
 
     log = lambda msg: click.echo(msg, err=True)  # noqa: E731
@@ -374,7 +371,7 @@ def render(model_path, command, ds2, precisions, exports, int8, layers, keras_mo
         "Same weights, calibration and DS2 comparison; only how the graph is built and stored "
         "differs. *Compacted* = names stripped; empty buffers, identical quantization "
         "tables, vectors and op options shared; no redundant `has_rank` "
-        "(`convert.converter.compact`); *non-int8 ops* are ops left in float by "
+        "(`convert.packing.compact`); *non-int8 ops* are ops left in float by "
         "the converter (the shipped path refuses those). Rows without *shipped ranges* use "
         "the TFLite converter's own ranges (min/max over the calibration beats); *shipped "
         "ranges* are those of `edge-ecg convert --int8`: the 99th percentile of per-beat "

@@ -33,8 +33,9 @@ def main(model: str, out: str, data_dir) -> None:
         import tf2onnx
     except ImportError:
         raise InputError("the ONNX export needs: pip install 'edge-ecg[bench]'") from None
-    from convert.converter import Options, convert_keras_model, frozen_function, quiet_converter
+    from convert.converter import Options, convert_keras_model
     from convert.export import ExportModel
+    from convert.tflite import frozen_function, quiet_converter
     from edge_ecg.interpreter import TFLiteModel
     from edge_ecg.models import KerasModel
     from train.beatset import load_beats

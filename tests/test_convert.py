@@ -113,7 +113,7 @@ def test_every_mode_written_with_manifest(converted, run_dir):
 
 @on_data
 def test_int8_is_full_integer_and_small(converted):
-    from convert.converter import check_ops
+    from convert.graph import check_ops
 
     m = manifest(converted, "int8")
     assert {q["dtype"] for q in m["quantization"].values()} == {"int8"}
@@ -228,8 +228,10 @@ def test_recurrent_ranges_shared_across_steps(run_dir, ds1):
     import keras
 
     from convert.calibration import calibration_set
-    from convert.converter import PER_STEP_ROLES, compact, frozen_function, int8_tflite
     from convert.export import ROLES, ExportModel
+    from convert.int8 import PER_STEP_ROLES, int8_tflite
+    from convert.packing import compact
+    from convert.tflite import frozen_function
 
     model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
     frozen = frozen_function(ExportModel(model))
@@ -254,8 +256,9 @@ def test_window_range_covers_only_the_channels_read(run_dir, ds1):
     import keras
 
     from convert.calibration import calibration_set
-    from convert.converter import activation_ranges, frozen_function, read_channels, to_tflite
     from convert.export import ExportModel
+    from convert.int8 import activation_ranges, read_channels
+    from convert.tflite import frozen_function, to_tflite
     from train.model import build_model
 
     calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, 100, 0)
@@ -480,7 +483,7 @@ def test_convert_calibrates_on_a_user_file_without_data(run_dir, ds1, tmp_path):
 @on_data
 def test_int8_with_float_io_is_the_same_integer_graph(converted, run_dir, data_dir, ds1, tmp_path):
     """--int8-io float32: the same int8 ops behind a QUANTIZE/DEQUANTIZE at the edges."""
-    from convert.converter import check_ops, non_integer_ops
+    from convert.graph import check_ops, non_integer_ops
     from edge_ecg.interpreter import TFLiteModel
 
     code, _, err = run(

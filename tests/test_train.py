@@ -71,6 +71,85 @@ def test_tiny_focal_loss_run(data_dir, tmp_path):
     assert type(model.loss).__name__ == "CategoricalFocalCrossentropy"
 
 
+def test_tiny_fake_quant_run(data_dir, tmp_path):
+    """fake_quant trains with int8 fake quantization and saves a model of built-in layers only:
+    the same architecture as without it, loadable in safe mode, ready for the converter."""
+    import keras
+
+    from train.model import build_model
+
+    config = load_config(
+        None,
+        arch="fusion",
+        width=0.5,
+        epochs=2,
+        patience=5,
+        fake_quant=True,
+        records=["106", "119"],
+        holdout=["118"],
+    )
+    out = tmp_path / "fq"
+    assert train_run(config, data_dir, out, log=lambda m: None, evaluate_ds2=False) == {}
+    losses = [e["loss"] for e in json.loads((out / "history.json").read_text())["epochs"]]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert yaml.safe_load((out / "config.yaml").read_text())["fake_quant"] is True
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    plain = build_model("fusion", width=0.5)
+    assert [type(x).__name__ for x in model.layers] == [type(x).__name__ for x in plain.layers]
+    assert all(type(x).__module__.startswith("keras.") for x in model.layers)
+
+
+def test_fake_quant_rounds_to_256_levels_of_a_learned_range():
+    import keras
+
+    from train.fake_quant import FakeQuant
+
+    layer = FakeQuant()
+    x = np.random.default_rng(0).normal(0, 1, (64, 32)).astype(np.float32)
+    y = np.asarray(layer(x, training=True))
+    low, high = float(layer.low.numpy()), float(layer.high.numpy())
+    assert low == pytest.approx(x.min(), abs=1e-6) and high == pytest.approx(x.max(), abs=1e-6)
+    assert len(np.unique(y)) <= 256 and 0 < np.abs(y - x).max() <= (high - low) / 255
+    layer(x * 10, training=False)  # inference leaves the range alone
+    assert float(layer.high.numpy()) == high
+    layer(x * 10, training=True)  # training moves it a step (EMA), not all the way
+    assert high < float(layer.high.numpy()) < 10 * x.max()
+    relu = FakeQuant(non_negative=True)
+    z = np.asarray(relu(np.abs(x), training=True))
+    assert z.min() == 0 and keras.ops.convert_to_numpy(relu.low) == 0
+
+
+def test_strip_fake_quant_keeps_every_weight():
+    from train.fake_quant import strip_fake_quant
+    from train.model import build_model
+
+    fq = build_model("fusion", width=0.5, fake_quant=True)
+    assert any(x.name.startswith("fq_") for x in fq.layers)
+    rng = np.random.default_rng(1)
+    for layer in fq.layers:  # weights of our own (batch norm keeps its valid variances)
+        if layer.trainable_weights and not layer.name.startswith("bn"):
+            layer.set_weights([rng.normal(0, 0.1, w.shape) for w in layer.get_weights()])
+    windows = rng.normal(0, 0.3, (256, 128, 2)).astype(np.float32)
+    rr = rng.uniform(0.5, 1.5, (256, 11)).astype(np.float32)
+    fq([windows, rr], training=True)  # one training pass sets every fake-quant range
+    plain = strip_fake_quant(fq, build_model("fusion", width=0.5))
+    assert not any(x.name.startswith("fq_") for x in plain.layers)
+    for layer in plain.layers:
+        for a, b in zip(layer.get_weights(), fq.get_layer(layer.name).get_weights(), strict=True):
+            assert np.array_equal(a, b)
+    # the stripped float model computes what the fake-quantized one approximates
+    p_fq = np.asarray(fq([windows, rr], training=False))
+    p_plain = np.asarray(plain([windows, rr], training=False))
+    assert 0 < np.abs(p_fq - p_plain).max() < 0.1
+
+
+def test_fake_quant_is_refused_for_the_tree():
+    from edge_ecg.errors import InputError
+
+    with pytest.raises(InputError, match="fake_quant"):
+        load_config(None, arch="gbt", fake_quant=True)
+
+
 def test_focal_gamma_out_of_range_is_refused():
     from edge_ecg.errors import InputError
 

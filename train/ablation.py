@@ -22,14 +22,15 @@ from edge_ecg.options import data_dir_option
 from .config import load_config
 
 SEEDS = (0, 1, 2)
-#: (run name, arch, width) of every arm.
+#: (run name, arch, width, other settings) of every arm.
 ARMS = (
-    ("gbt", "gbt", 1.0),
-    ("cnn", "cnn", 1.0),
-    ("cnn_bilstm", "cnn_bilstm", 1.0),
-    ("fusion", "fusion", 1.0),
-    ("fusion-w0.5", "fusion", 0.5),
-    ("fusion-w2", "fusion", 2.0),
+    ("gbt", "gbt", 1.0, {}),
+    ("cnn", "cnn", 1.0, {}),
+    ("cnn_bilstm", "cnn_bilstm", 1.0, {}),
+    ("fusion", "fusion", 1.0, {}),
+    ("fusion-w0.5", "fusion", 0.5, {}),
+    ("fusion-w2", "fusion", 2.0, {}),
+    ("fusion-fq", "fusion", 1.0, {"fake_quant": True}),
 )
 LITERATURE = (
     ("de Chazal et al. 2004 (LDA, hand features)", 86.2),
@@ -52,12 +53,12 @@ def run(data_dir, runs_dir, arms) -> None:
     from .gbt import train_gbt_run
     from .trainer import train_run
 
-    for name, arch, width in ARMS:
+    for name, arch, width, settings in ARMS:
         if arms and name not in arms:
             continue
         for seed in SEEDS:
             out = Path(runs_dir) / f"{name}-s{seed}"
-            config = load_config(None, arch=arch, width=width, seed=seed)
+            config = load_config(None, arch=arch, width=width, seed=seed, **settings)
             click.echo(f"== {out}", err=True)
             (train_gbt_run if arch == "gbt" else train_run)(
                 config, data_dir, out, lambda m: click.echo(m, err=True)
@@ -67,7 +68,7 @@ def run(data_dir, runs_dir, arms) -> None:
 def collect(runs_dir: Path) -> dict[str, list[dict]]:
     """Arm -> one row of DS2 figures (plus time, epochs, parameters) per finished seed."""
     arms: dict[str, list[dict]] = {}
-    for name, _, _ in ARMS:
+    for name, *_ in ARMS:
         for seed in SEEDS:
             run_dir = runs_dir / f"{name}-s{seed}"
             if not (run_dir / "metrics.json").is_file():

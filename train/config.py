@@ -45,6 +45,9 @@ class RunConfig:
     #: alpha 1: class balance stays with class_weight_power). Measured, not better here
     #: (docs/results.md).
     focal_gamma: float = 0.0
+    #: train with int8 fake quantization at the layer outputs (train/fake_quant.py); the
+    #: saved model.keras is stripped of it. Measured in docs/results.md.
+    fake_quant: bool = False
     #: augmentation: random amplitude scale (+-) and Gaussian noise (in R amplitudes).
     scale_jitter: float = 0.1
     noise: float = 0.02
@@ -64,6 +67,8 @@ class RunConfig:
             raise InputError(f"focal_gamma: {self.focal_gamma} is outside 0..10 (0: cross-entropy)")
         if self.focal_gamma and self.arch == "gbt":
             raise InputError("focal_gamma: the tree (gbt) trains no neural loss; leave it at 0")
+        if self.fake_quant and self.arch == "gbt":
+            raise InputError("fake_quant: the tree (gbt) has no layers to quantize; leave it off")
         if self.epochs < 1:
             raise InputError(f"epochs: {self.epochs} must be at least 1")
         from edge_ecg.splits import DS1

@@ -54,46 +54,58 @@ def build_model(
     rr_var: np.ndarray | None = None,
     batch_size: int | None = None,
     channels: tuple[int, ...] = (1,),
+    fake_quant: bool = False,
 ) -> keras.Model:
     """Build an untrained model; ``rr_mean``/``rr_var`` standardise the RR features inside it.
 
     ``batch_size=1`` gives the fixed-batch graph the converter needs; weights are the same.
     ``channels`` picks the window channels the trunk sees: by default only the deviation from
     the patient's running median beat, which generalised across patients better than the raw
-    beat (docs/results.md).
+    beat (docs/results.md). ``fake_quant`` adds int8 fake quantization (``train.fake_quant``)
+    where the int8 file rounds: the inputs, each conv block, the BiLSTM, attention and the
+    dense layer; the same layer names, so ``strip_fake_quant`` can drop it again.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
     window = keras.Input((WINDOW, CHANNELS), batch_size=batch_size, name=WINDOW_INPUT)
     rr = keras.Input((N_RR,), batch_size=batch_size, name=RR_INPUT)
 
-    x = _select_channels(window, tuple(channels))
+    def q(x, name: str, non_negative: bool = False):
+        if not fake_quant:
+            return x
+        from .fake_quant import FakeQuant
+
+        return FakeQuant(non_negative, name=f"fq_{name}")(x)
+
+    x = q(_select_channels(window, tuple(channels)), "window")
     for i, (filters, kernel) in enumerate(TRUNK):
         x = layers.Conv1D(
             scaled(filters, width), kernel, padding="same", use_bias=False, name=f"conv{i}"
         )(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
-        x = layers.ReLU(name=f"relu{i}")(x)
+        x = q(layers.ReLU(name=f"relu{i}")(x), f"relu{i}", non_negative=True)
         x = layers.MaxPooling1D(2, name=f"pool{i}")(x)
 
     lstm_units = scaled(units, width)
     if arch == "cnn":
         x = layers.Flatten(name="flatten")(x)
     elif arch == "cnn_bilstm":
-        x = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x)
+        x = q(layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm")(x), "bilstm")
     else:
         seq = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm")(x)
-        score = layers.Dense(lstm_units, activation="tanh", name="att_hidden")(seq)
+        seq = q(seq, "bilstm")
+        score = q(layers.Dense(lstm_units, activation="tanh", name="att_hidden")(seq), "att_hidden")
         score = layers.Dense(1, use_bias=False, name="att_score")(score)
         score = layers.Flatten(name="att_flat")(score)
         weights = layers.Softmax(name="att_weights")(score)
-        x = layers.Dot(axes=1, name="att_pool")([weights, seq])
+        x = q(layers.Dot(axes=1, name="att_pool")([weights, seq]), "att_pool")
 
     if rr_mean is None:
         rr_mean, rr_var = np.zeros(N_RR), np.ones(N_RR)
-    rr_n = layers.Normalization(mean=rr_mean, variance=rr_var, name="rr_norm")(rr)
+    rr_n = layers.Normalization(mean=rr_mean, variance=rr_var, name="rr_norm")(q(rr, "rr"))
     x = layers.Concatenate(name="fuse")([x, rr_n])
     x = layers.Dense(scaled(dense, width), activation="relu", name="dense")(x)
+    x = q(x, "dense", non_negative=True)
     x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(len(CLASSES), activation="softmax", name="probs")(x)
     return keras.Model([window, rr], out, name=f"{arch}_w{width:g}")

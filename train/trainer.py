@@ -106,6 +106,7 @@ def train_run(
     """Train (or resume) one run into ``out`` and return its DS2 metrics."""
     import keras
 
+    from .fake_quant import strip_fake_quant
     from .model import build_model
 
     out = Path(out)
@@ -126,16 +127,20 @@ def train_run(
         raise InputError("no training beats: check records/holdout")
     write_json(out / "checksums.json", {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums})
 
-    model = build_model(
-        config.arch,
-        config.width,
-        config.units,
-        config.dense,
-        config.dropout,
-        rr_mean=train.rr.mean(0),
-        rr_var=train.rr.var(0) + 1e-6,
-        channels=tuple(config.channels),
-    )
+    def build(fake_quant: bool):
+        return build_model(
+            config.arch,
+            config.width,
+            config.units,
+            config.dense,
+            config.dropout,
+            rr_mean=train.rr.mean(0),
+            rr_var=train.rr.var(0) + 1e-6,
+            channels=tuple(config.channels),
+            fake_quant=fake_quant,
+        )
+
+    model = build(config.fake_quant)
     if config.focal_gamma > 0:
         loss = keras.losses.CategoricalFocalCrossentropy(alpha=1.0, gamma=config.focal_gamma)
         targets = np.eye(len(CLASSES), dtype=np.float32)[train.labels]
@@ -202,6 +207,8 @@ def train_run(
 
     train_seconds = time.perf_counter() - started
     model = keras.saving.load_model(best_path, safe_mode=True)
+    if config.fake_quant:
+        model = strip_fake_quant(model, build(False))
     with atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
     best_epoch = max(

@@ -217,3 +217,22 @@ def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
     assert not same_config(saved, RunConfig(arch="fusion", seed=3, focal_gamma=2.0))
     saved.write_text(yaml.safe_dump({**older, "retired_setting": 1}))
     assert not same_config(saved, config)
+
+
+def test_train_help_lists_every_setting_in_yaml_a_config_can_take():
+    """The settings in `edge-ecg train --help` parse as YAML back to RunConfig's defaults
+    (`records: null`, not the string "None")."""
+    import dataclasses
+
+    from click.testing import CliRunner
+
+    from edge_ecg.cli import cli
+
+    result = CliRunner().invoke(cli, ["train", "--help"])
+    assert result.exit_code == 0, result.output
+    listed = result.output.split("Settings a --config YAML may hold")[1].splitlines()[1:]
+    parsed = {}
+    for line in listed:
+        if line.strip():
+            parsed.update(yaml.safe_load(line.strip()))
+    assert parsed == dataclasses.asdict(RunConfig())

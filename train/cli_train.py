@@ -13,8 +13,13 @@ from .config import ARCHS, RunConfig, load_config
 
 def _settings() -> str:
     """Every --config key with its default, straight from RunConfig (never out of date)."""
-    defaults = RunConfig()
-    lines = [f"  {f.name}: {getattr(defaults, f.name)}" for f in dataclasses.fields(RunConfig)]
+    import yaml
+
+    def line(name: str) -> str:  # YAML's own spelling (false, null, [...]): pastes as is
+        value = {name: getattr(RunConfig(), name)}
+        return "  " + yaml.safe_dump(value, default_flow_style=True, width=999).strip()[1:-1]
+
+    lines = [line(f.name) for f in dataclasses.fields(RunConfig)]
     return "\b\nSettings a --config YAML may hold (defaults; see train/config.py):\n" + "\n".join(
         lines
     )

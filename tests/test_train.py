@@ -46,54 +46,36 @@ def test_tiny_fusion_run(data_dir, tmp_path):
     assert train_run(config, data_dir, out, log=lambda m: None) == metrics
 
 
-def test_tiny_focal_loss_run(data_dir, tmp_path):
-    """focal_gamma > 0 trains with Keras' focal loss on one-hot targets; the model saves and
-    loads in safe mode and the config records the choice."""
+def _tiny_run(data_dir, out, **settings):
+    """Two epochs on two DS1 records (118 held out), no DS2: the loss must fall. Returns the
+    saved config and the saved model, loaded in safe mode."""
     import keras
-    import yaml
 
     config = load_config(
-        None,
-        arch="cnn",
-        width=0.5,
-        epochs=2,
-        patience=5,
-        focal_gamma=2.0,
-        records=["106", "119"],
-        holdout=["118"],
+        None, width=0.5, epochs=2, patience=5, records=["106", "119"], holdout=["118"], **settings
     )
-    out = tmp_path / "focal"
     assert train_run(config, data_dir, out, log=lambda m: None, evaluate_ds2=False) == {}
     losses = [e["loss"] for e in json.loads((out / "history.json").read_text())["epochs"]]
     assert len(losses) == 2 and losses[1] < losses[0]
-    assert yaml.safe_load((out / "config.yaml").read_text())["focal_gamma"] == 2.0
-    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    return saved, keras.saving.load_model(out / "model.keras", safe_mode=True)
+
+
+def test_tiny_focal_loss_run(data_dir, tmp_path):
+    """focal_gamma > 0 trains with Keras' focal loss on one-hot targets; the model saves and
+    loads in safe mode and the config records the choice."""
+    saved, model = _tiny_run(data_dir, tmp_path / "focal", arch="cnn", focal_gamma=2.0)
+    assert saved["focal_gamma"] == 2.0
     assert type(model.loss).__name__ == "CategoricalFocalCrossentropy"
 
 
 def test_tiny_fake_quant_run(data_dir, tmp_path):
     """fake_quant trains with int8 fake quantization and saves a model of built-in layers only:
     the same architecture as without it, loadable in safe mode, ready for the converter."""
-    import keras
-
     from train.model import build_model
 
-    config = load_config(
-        None,
-        arch="fusion",
-        width=0.5,
-        epochs=2,
-        patience=5,
-        fake_quant=True,
-        records=["106", "119"],
-        holdout=["118"],
-    )
-    out = tmp_path / "fq"
-    assert train_run(config, data_dir, out, log=lambda m: None, evaluate_ds2=False) == {}
-    losses = [e["loss"] for e in json.loads((out / "history.json").read_text())["epochs"]]
-    assert len(losses) == 2 and losses[1] < losses[0]
-    assert yaml.safe_load((out / "config.yaml").read_text())["fake_quant"] is True
-    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    saved, model = _tiny_run(data_dir, tmp_path / "fq", arch="fusion", fake_quant=True)
+    assert saved["fake_quant"] is True
     plain = build_model("fusion", width=0.5)
     assert [type(x).__name__ for x in model.layers] == [type(x).__name__ for x in plain.layers]
     assert all(type(x).__module__.startswith("keras.") for x in model.layers)

@@ -15,11 +15,11 @@ def _settings() -> str:
     """Every --config key with its default, straight from RunConfig (never out of date)."""
     import yaml
 
-    def line(name: str) -> str:  # YAML's own spelling (false, null, [...]): pastes as is
-        value = {name: getattr(RunConfig(), name)}
-        return "  " + yaml.safe_dump(value, default_flow_style=True, width=999).strip()[1:-1]
-
-    lines = [line(f.name) for f in dataclasses.fields(RunConfig)]
+    # one line per setting in YAML's own spelling (false, null, [...]), so it pastes as is
+    lines = [
+        "  " + yaml.safe_dump({k: v}, default_flow_style=True, width=999).strip()[1:-1]
+        for k, v in dataclasses.asdict(RunConfig()).items()
+    ]
     return "\b\nSettings a --config YAML may hold (defaults; see train/config.py):\n" + "\n".join(
         lines
     )

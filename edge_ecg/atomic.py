@@ -29,6 +29,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have.
+        os.chmod(tmp_path, _file_mode(target))
         os.replace(tmp_path, target)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)
@@ -36,6 +38,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _file_mode(target: Path) -> int:
+    """The mode an overwritten file keeps, or 0666 minus the umask for a new one."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

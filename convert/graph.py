@@ -18,6 +18,9 @@ FORBIDDEN_OPS = ("WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VA
 #: Tensor dtypes allowed in a full-integer file: int8 data, int32 biases/shapes, bool masks.
 INT8_DTYPES = ("INT8", "INT32", "BOOL")
 
+#: The int16 tensor between a SOFTMAX and the QUANTIZE after it (convert/softmax.py).
+INT16_SOFTMAX_OPS = ("SOFTMAX", "QUANTIZE")
+
 
 def ops_by_type(data: bytes) -> dict[str, int]:
     """Op name -> count over all subgraphs (custom ops by their custom code, e.g. FlexX)."""
@@ -65,7 +68,8 @@ def check_ops(data: bytes, mode: str) -> dict[str, int]:
 
 def non_integer_ops(data: bytes) -> Counter[str]:
     """Ops that read or write a tensor other than int8 data, int32 biases/shapes, bool masks
-    (the QUANTIZE/DEQUANTIZE at the graph's inputs and output of a float-I/O file excepted)."""
+    (the QUANTIZE/DEQUANTIZE at the graph's inputs and output of a float-I/O file and the
+    int16 softmax outputs of ``softmax.int16_softmax`` excepted)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
@@ -81,7 +85,8 @@ def non_integer_ops(data: bytes) -> Counter[str]:
                 for t in [*op.inputs, *op.outputs]
                 if t >= 0
             }
-            for dtype in sorted(types - set(INT8_DTYPES)):
+            allowed = {*INT8_DTYPES, *(("INT16",) if name in INT16_SOFTMAX_OPS else ())}
+            for dtype in sorted(types - allowed):
                 found[f"{name} ({dtype})"] += 1
     return found
 

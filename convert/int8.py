@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from .calibration import Calibration
+from .softmax import int16_softmax
 from .tflite import calibrated_model, converting, to_tflite
 
 #: How the int8 ranges of the unrolled recurrent cell are set (see ``Options.step_ranges``).
@@ -175,6 +176,8 @@ def int8_tflite(
     ``numeric_verify`` gives TF's debug model instead (float I/O, a NumericVerify op beside
     every quantized op), for ``per_layer``. ``float_io`` keeps every op integer but takes and
     returns float32 (one QUANTIZE after each input, one DEQUANTIZE before the output).
+    Every SOFTMAX writes int16, requantized to int8 (``softmax.int16_softmax``: the same
+    outputs on ARM and x86).
     ``step_ranges`` "shared" gives each recurrent quantity one range over all steps
     (``shared_step_ranges``), "per-step" keeps each step's own.
     """
@@ -196,7 +199,7 @@ def int8_tflite(
         calibrated = _with_ranges(calibrated, ranges)
     io_type = tf.float32 if numeric_verify or float_io else tf.int8
     with converting("int8 quantization"):
-        return bytes(
+        quantized = bytes(
             mlir_quantize(
                 calibrated,
                 disable_per_channel=not per_channel,
@@ -205,3 +208,5 @@ def int8_tflite(
                 enable_numeric_verify=numeric_verify,
             )
         )
+    # The debug model keeps TF's own ops: its NumericVerify ops sit beside the softmax.
+    return quantized if numeric_verify else int16_softmax(quantized)

@@ -128,6 +128,30 @@ def test_int8_is_full_integer_and_small(converted):
     assert int8_bytes < 0.7 * float_bytes
 
 
+def test_int8_softmax_writes_int16_then_quantizes_back(converted):
+    """ARM builds of LiteRT run int8->int8 SOFTMAX on another table than x86; int16 out does not."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from convert.softmax import INT16_SOFTMAX_SCALE, INT16_SOFTMAX_ZERO_POINT
+
+    model = flatbuffer_utils.read_model(str(converted / "tiny-int8.tflite"))
+    graph = model.subgraphs[0]
+    names = [flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) for op in graph.operators]
+    softmaxes = [i for i, name in enumerate(names) if name == "SOFTMAX"]
+    assert len(softmaxes) == 2, names  # attention over the steps, and the class output
+    for i in softmaxes:
+        wide = graph.tensors[graph.operators[i].outputs[0]]
+        assert flatbuffer_utils.type_to_name(wide.type) == "INT16"
+        assert wide.quantization.scale.tolist() == [np.float32(INT16_SOFTMAX_SCALE)]
+        assert wide.quantization.zeroPoint.tolist() == [INT16_SOFTMAX_ZERO_POINT]
+        readers = [
+            j for j, op in enumerate(graph.operators) if graph.operators[i].outputs[0] in op.inputs
+        ]
+        assert [names[j] for j in readers] == ["QUANTIZE"]
+        back = graph.tensors[graph.operators[readers[0]].outputs[0]]
+        assert flatbuffer_utils.type_to_name(back.type) == "INT8"
+
+
 @on_data
 def test_stateless_same_beat_same_output(converted, ds1):
     from edge_ecg.interpreter import TFLiteModel

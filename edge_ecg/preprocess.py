@@ -38,6 +38,11 @@ def check_fs(fs: float | None, where: str = "--fs") -> float:
     return fs
 
 
+#: Largest |sample| accepted: far above any ECG in any unit, far below where the detector's
+#: squared slope overflows float64 (about 1e154), which would silently find no beats.
+MAX_ABS_SAMPLE = 1e30
+
+
 def check_signal(x: np.ndarray, name: str = "signal") -> np.ndarray:
     """Return ``x`` as a finite 1-D float64 array, or raise ``InputError`` naming ``name``."""
     try:
@@ -49,6 +54,12 @@ def check_signal(x: np.ndarray, name: str = "signal") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise InputError(f"{name}: sample {bad} is {arr[bad]} (NaN or infinite)")
+    if arr.size and np.abs(arr).max() > MAX_ABS_SAMPLE:
+        bad = int(np.argmax(np.abs(arr)))
+        raise InputError(
+            f"{name}: sample {bad} is {arr[bad]:.3g}, beyond any ECG unit (mV, µV or ADC counts);"
+            " check the file's format and gain"
+        )
     return arr
 
 

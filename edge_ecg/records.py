@@ -87,7 +87,7 @@ def read_record(
         raise DataError(f"{path}.hea: unreadable header ({_first_line(e)})") from e
     leads = list(header.sig_name or [])
     described = [n for n in leads if isinstance(n, str) and n]
-    if not described or len(described) != (header.n_sig or 0):
+    if not described or len(described) != len(leads) or len(leads) != (header.n_sig or 0):
         raise DataError(
             f"{path}.hea: incomplete header ({header.n_sig or 0} signals declared, "
             f"{len(described)} described); re-download the record"

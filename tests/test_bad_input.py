@@ -190,6 +190,18 @@ CASES = {
         ),
         "inf",
     ),
+    "absurdly large samples": (
+        lambda t, m: (
+            [
+                "classify",
+                str(signal_file(t, np.r_[ecg()[:100], 1e200, ecg()[:5000]])),
+                "--fs",
+                "360",
+            ],
+            None,
+        ),
+        "beyond any ECG unit",
+    ),
     "signal shorter than a window": (
         lambda t, m: (["classify", str(signal_file(t, ecg()[:50])), "--fs", "360"], None),
         "window",

@@ -218,3 +218,34 @@ def test_train_help_lists_every_setting_in_yaml_a_config_can_take():
         if line.strip():
             parsed.update(yaml.safe_load(line.strip()))
     assert parsed == dataclasses.asdict(RunConfig())
+
+
+def test_motion_waves_are_slow_bounded_and_on_half_the_beats():
+    from edge_ecg.spec import FS, WINDOW
+    from train.trainer import motion_waves
+
+    waves = motion_waves(np.random.default_rng(0), 4000, WINDOW, 0.15)
+    assert waves.shape == (4000, WINDOW)
+    rms = np.sqrt(np.mean(waves**2, axis=1))
+    assert 0.4 < np.mean(rms == 0) < 0.6  # half the beats untouched
+    assert rms.max() <= 0.15 + 1e-9 and rms[rms > 0].min() >= 0
+    spectrum = np.abs(np.fft.rfft(waves[rms > 0.05], n=8 * WINDOW, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(8 * WINDOW, 1 / FS)
+    share_below_15hz = spectrum[:, freqs <= 15].sum() / spectrum.sum()
+    assert share_below_15hz > 0.95  # electrode-motion-like: slow, not white
+
+
+def test_augment_without_motion_draws_what_it_always_drew():
+    """Runs trained before motion_noise existed stay bit-identical when it is 0."""
+    from train.trainer import augment
+
+    windows = np.random.default_rng(1).normal(size=(50, 128, 2)).astype(np.float32)
+    rng = np.random.default_rng(7)
+    expected = (
+        windows * (1 + rng.uniform(-0.1, 0.1, size=(50, 1, 1)))
+        + rng.normal(0, 0.02, size=(50, 128, 1))
+    ).astype(np.float32)
+    got = augment(windows, np.random.default_rng(7), 0.1, 0.02)
+    assert np.array_equal(got, expected)
+    moved = augment(windows, np.random.default_rng(7), 0.1, 0.02, motion=0.15)
+    assert not np.array_equal(moved, expected)

@@ -51,6 +51,9 @@ class RunConfig:
     #: augmentation: random amplitude scale (+-) and Gaussian noise (in R amplitudes).
     scale_jitter: float = 0.1
     noise: float = 0.02
+    #: augmentation: slow, electrode-motion-like noise (three random sinusoids of 0.5-12 Hz)
+    #: on half the beats, RMS uniform up to this many R amplitudes; 0 off.
+    motion_noise: float = 0.0
     lead: str = "MLII"
     holdout: list[str] = field(default_factory=lambda: list(HOLDOUT))
     #: train on these DS1 records only (default: all DS1 minus the holdout); for quick runs.

@@ -20,7 +20,7 @@ import yaml
 from edge_ecg.atomic import atomic_path, write_json, write_text
 from edge_ecg.errors import InputError
 from edge_ecg.metrics import evaluate_predictions
-from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
+from edge_ecg.spec import CLASSES, FS, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
@@ -54,14 +54,36 @@ def _learning_rate(config: RunConfig, epoch: int) -> float:
     return config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / config.epochs))
 
 
-def augment(windows: np.ndarray, rng: np.random.Generator, scale: float, noise: float):
-    """Random amplitude scale and white noise, the same on both channels (one raw beat)."""
-    if scale == 0 and noise == 0:
+def augment(
+    windows: np.ndarray,
+    rng: np.random.Generator,
+    scale: float,
+    noise: float,
+    motion: float = 0.0,
+) -> np.ndarray:
+    """Random amplitude scale and white noise, the same on both channels (one raw beat);
+    with ``motion``, slow electrode-motion-like waves on half the beats (``motion_waves``)."""
+    if scale == 0 and noise == 0 and motion == 0:
         return windows
     n = windows.shape[0]
     s = 1 + rng.uniform(-scale, scale, size=(n, 1, 1))
     e = rng.normal(0, noise, size=(n, windows.shape[1], 1))
+    if motion > 0:  # drawn only when asked, so runs without it stay bit-identical
+        e = e + motion_waves(rng, n, windows.shape[1], motion)[..., None]
     return (windows * s + e).astype(np.float32)
+
+
+def motion_waves(rng: np.random.Generator, n: int, length: int, rms: float) -> np.ndarray:
+    """(n, length) sums of three sinusoids of 0.5-12 Hz at the window's rate, each row scaled
+    to an RMS uniform in [0, ``rms``]; half the rows are zero."""
+    t = np.arange(length) / FS
+    freqs = rng.uniform(0.5, 12.0, size=(n, 3, 1))
+    phases = rng.uniform(0, 2 * np.pi, size=(n, 3, 1))
+    weights = rng.uniform(0.2, 1.0, size=(n, 3, 1))
+    waves = (weights * np.sin(2 * np.pi * freqs * t + phases)).sum(axis=1)
+    waves /= np.sqrt(np.mean(waves**2, axis=1, keepdims=True)) + 1e-12
+    target = rng.uniform(0, rms, size=(n, 1)) * (rng.random((n, 1)) < 0.5)
+    return waves * target
 
 
 def predict(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
@@ -171,7 +193,9 @@ def train_run(
             break
         t0 = time.perf_counter()
         model.optimizer.learning_rate.assign(_learning_rate(config, epoch))
-        windows = augment(train.windows, rng, config.scale_jitter, config.noise)
+        windows = augment(
+            train.windows, rng, config.scale_jitter, config.noise, config.motion_noise
+        )
         fit = model.fit(
             [windows, train.rr],
             targets,

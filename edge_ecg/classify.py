@@ -82,7 +82,9 @@ class StreamClassifier:
     ) -> None:
         self.cleaner = Cleaner(fs)
         self.fs = self.cleaner.fs
-        self.detector = PeakDetector()
+        # The detector starts where the input does: the cleaned signal's first samples are the
+        # filters' start-up, before any input, and hold no beats (as in ``detect_peaks``).
+        self.detector = PeakDetector(start=int(np.ceil(self.cleaner.to_clean_index(0))))
         self.featurizer = BeatFeaturizer(
             self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
         )

@@ -28,7 +28,12 @@ def _log(msg: str) -> None:
 @click.option("--float32", "float32", is_flag=True, help="Float32 file (the reference).")
 @click.option("--fp16", is_flag=True, help="Float16 weights, float compute.")
 @click.option("--dynamic", is_flag=True, help="Int8 weights, float activations.")
-@click.option("--int8", is_flag=True, help="Full integer: int8 inputs, output and ops.")
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Full integer: int8 inputs, output and ops (softmax outputs int16, requantized to "
+    "int8, for the same bytes on ARM and x86).",
+)
 @click.option(
     "--int8-io",
     type=click.Choice(["int8", "float32"]),

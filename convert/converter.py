@@ -13,7 +13,9 @@ Precisions (``MODES``):
 - ``fp16``: float16 weights, dequantized to float32 at load; float compute.
 - ``dynamic``: int8 weights, float activations (quantized on the fly inside big matmuls).
 - ``int8``: full integer: int8 input, output and every op, calibrated on DS1 beats; the
-  runtime quantizes the inputs with the scale/zero point the manifest records.
+  runtime quantizes the inputs with the scale/zero point the manifest records. One exception,
+  on purpose: each SOFTMAX writes int16 and a QUANTIZE takes it back to int8, so ARM and x86
+  builds of LiteRT give the same bytes (``softmax.int16_softmax``).
 
 Size matters because the int8 file is flashed to microcontrollers: a file's size is mostly
 (weights) + (a fixed cost per op and per tensor), so we strip tensor names and share what the

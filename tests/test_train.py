@@ -132,6 +132,13 @@ def test_fake_quant_is_refused_for_the_tree():
         load_config(None, arch="gbt", fake_quant=True)
 
 
+def test_motion_noise_out_of_range_is_refused():
+    from edge_ecg.errors import InputError
+
+    with pytest.raises(InputError, match="motion_noise"):
+        load_config(None, motion_noise=-0.1)
+
+
 def test_focal_gamma_out_of_range_is_refused():
     from edge_ecg.errors import InputError
 

@@ -72,6 +72,10 @@ class RunConfig:
             raise InputError("focal_gamma: the tree (gbt) trains no neural loss; leave it at 0")
         if self.fake_quant and self.arch == "gbt":
             raise InputError("fake_quant: the tree (gbt) has no layers to quantize; leave it off")
+        if not 0 <= self.motion_noise <= 1:
+            raise InputError(
+                f"motion_noise: {self.motion_noise} is outside 0..1 (RMS in R amplitudes; 0 off)"
+            )
         if self.epochs < 1:
             raise InputError(f"epochs: {self.epochs} must be at least 1")
         from edge_ecg.splits import DS1

@@ -36,6 +36,13 @@ def test_tiny_fusion_run(data_dir, tmp_path):
     for name in ("model.keras", "config.yaml", "checksums.json", "metrics.json", "holdout.json"):
         assert (out / name).is_file(), name
     assert not list(out.glob("*.tmp*")) and not (out / "state.json").exists()
+    # The hold-out patient under 6 dB noise mixes (bw, em, ma), for selection without DS2.
+    noise = json.loads((out / "holdout-noise.json").read_text())
+    assert noise["records"] == ["118"] and noise["snr_db"] == 6.0
+    assert 0 < noise["accuracy"] <= 1 and 0 < noise["clean_accuracy"] <= 1
+    assert noise["drop_pp"] == pytest.approx(100 * (noise["clean_accuracy"] - noise["accuracy"]))
+    assert set(noise["drop_pp_by_noise"]) == {"bw", "em", "ma"}
+    assert noise["detector"]["se"] > 0.9  # 118's beats are found in most of the noise
     # DS2 metrics in the evaluate layout, over every usable DS2 beat.
     assert metrics["labels"] == ["N", "S", "V", "F", "Q"]
     assert sum(map(sum, metrics["confusion"])) == 49684

@@ -2,8 +2,9 @@
 
 A RUN_DIR is the whole story of a model: ``config.yaml`` (the exact settings), ``checksums.json``
 (the source records), ``history.json`` (per epoch), ``model.keras`` (the selected epoch),
-``metrics.json`` (DS2, evaluate layout) and ``holdout.json``. Every epoch leaves a checkpoint,
-so a killed run resumes where it stopped; a finished run is left alone.
+``metrics.json`` (DS2, evaluate layout), ``holdout.json`` and ``holdout-noise.json`` (the
+hold-out patients, clean and under 6 dB noise). Every epoch leaves a checkpoint, so a killed run
+resumes where it stopped; a finished run is left alone.
 """
 
 from __future__ import annotations
@@ -84,6 +85,22 @@ def motion_waves(rng: np.random.Generator, n: int, length: int, rms: float) -> n
     waves /= np.sqrt(np.mean(waves**2, axis=1, keepdims=True)) + 1e-12
     target = rng.uniform(0, rms, size=(n, 1)) * (rng.random((n, 1)) < 0.5)
     return waves * target
+
+
+def write_holdout_noise(data_dir, out: Path, holdout: list[str], log: Log) -> None:
+    """``holdout-noise.json``: the hold-out records' accuracy drop under 6 dB noise mixes
+    (``noise_stress.holdout_noise``); skipped, with a note, when NSTDB is not there."""
+    from edge_ecg.errors import DataError
+
+    from .noise_stress import holdout_noise
+
+    try:
+        noise = holdout_noise(data_dir, str(out / "model.keras"), holdout)
+    except DataError as e:
+        log(f"hold-out noise skipped: {e}")
+        return
+    write_json(out / "holdout-noise.json", noise)
+    log(f"hold-out records at 6 dB noise: accuracy drop {noise['drop_pp']:.1f} pp")
 
 
 def predict(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
@@ -252,6 +269,7 @@ def train_run(
     )
     if len(holdout):
         write_json(out / "holdout.json", _macro_f1(model, holdout)[1])
+        write_holdout_noise(data_dir, out, config.holdout, log)
     for name in ("last.keras", "best.keras", "state.json"):
         (out / name).unlink(missing_ok=True)
     if not evaluate_ds2:

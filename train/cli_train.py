@@ -41,7 +41,8 @@ def _settings() -> str:
     "--out",
     required=True,
     type=click.Path(file_okay=False),
-    help="RUN_DIR: model.keras, config.yaml, history.json, checksums.json, metrics.json.",
+    help="RUN_DIR: model.keras, config.yaml, history.json, checksums.json, metrics.json (DS2),"
+    " holdout.json and holdout-noise.json (the DS1 hold-out patients, clean and at 6 dB noise).",
 )
 def train(arch, width, seed, epochs, config_path, data_dir, out) -> None:
     """Train a beat classifier on MIT-BIH DS1 and score it once on DS2 (unseen patients).

@@ -74,8 +74,6 @@ def run(data_dir, runs_dir, arms) -> None:
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs/ablation")
 def noise(data_dir, runs_dir) -> None:
     """Write holdout-noise.json for every finished neural run that has none."""
-    import yaml
-
     from .trainer import write_holdout_noise
 
     for name, arch, *_ in ARMS:
@@ -85,7 +83,7 @@ def noise(data_dir, runs_dir) -> None:
             out = Path(runs_dir) / f"{name}-s{seed}"
             if not (out / "model.keras").is_file() or (out / "holdout-noise.json").is_file():
                 continue
-            holdout = yaml.safe_load((out / "config.yaml").read_text())["holdout"]
+            holdout = load_config(out / "config.yaml").holdout
             click.echo(f"== {out}", err=True)
             write_holdout_noise(data_dir, out, holdout, lambda m: click.echo(m, err=True))
 
@@ -107,8 +105,8 @@ def collect(runs_dir: Path) -> dict[str, list[dict]]:
                 json.loads(holdout.read_text())["macro_f1"] if holdout.is_file() else None
             )
             noisy = run_dir / "holdout-noise.json"
-            row["holdout_noise_drop"] = (
-                json.loads(noisy.read_text())["drop_pp"] / 100 if noisy.is_file() else None
+            row["holdout_noise_drop_pp"] = (
+                json.loads(noisy.read_text())["drop_pp"] if noisy.is_file() else None
             )
             row["seconds"] = history["train_seconds"]
             row["epochs"] = len(history.get("epochs", [])) or None
@@ -137,7 +135,7 @@ def table(arms: dict[str, list[dict]]) -> str:
         epochs = "/".join(str(e) for e in col["epochs"] if e) or "–"
         lines.append(
             f"| {name} | {len(rows)} | {params} | {_ms(col['holdout_macro_f1'])} | "
-            f"{_ms(col['holdout_noise_drop'])} | "
+            f"{_ms(col['holdout_noise_drop_pp'], scale=1.0)} | "
             f"{_ms(col['accuracy'], digits=2)} | "
             f"{_ms(col['macro_f1'])} | {_ms(col['S_se'])} | {_ms(col['S_ppv'])} | "
             f"{_ms(col['V_se'])} | {_ms(col['V_ppv'])} | {_ms(col['F_se'])} | "

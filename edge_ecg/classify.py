@@ -3,7 +3,8 @@
 ``StreamClassifier.push(samples)`` runs clean -> detect -> featurize -> classify on whatever
 arrived and returns the beats that are final; memory stays bounded however long the stream
 runs. ``classify_record`` is the same object fed one block, so batch and stream agree beat for
-beat (every stage is chunk-invariant).
+beat (every stage is chunk-invariant). With ``leads=2`` the stream takes (n, 2) blocks: the
+first column is classified, and both find the beats (``leads.TwoLeadDetector``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from .beats import Beat, BeatFeaturizer, stack_beats
 from .detect import PeakDetector
 from .errors import InputError
+from .leads import TwoLeadDetector
 from .models import BeatModel, load_model
 from .preprocess import Cleaner, check_signal
 from .quality import QualityMonitor, Segment
@@ -71,6 +73,10 @@ class StreamClassifier:
     Beats come out at most ``latency_seconds`` after their R-peak entered the stream. Beats
     whose window touches unreadable input (see :mod:`.quality`) are not reported; the
     unreadable stretches themselves come from ``take_segments()``.
+
+    ``leads=2``: ``push`` takes (n, 2) blocks, the lead to classify first and a second lead
+    that helps find the beats where the first is noisy (``leads.TwoLeadDetector``); quality
+    is judged on the first lead.
     """
 
     def __init__(
@@ -79,12 +85,18 @@ class StreamClassifier:
         model: BeatModel | str | os.PathLike[str] | None = None,
         threads: int = 1,
         classifier: Classifier | None = None,
+        leads: int = 1,
     ) -> None:
+        if leads not in (1, 2):
+            raise InputError(f"leads: {leads}; the stream takes one lead, or two")
+        self.leads = leads
         self.cleaner = Cleaner(fs)
         self.fs = self.cleaner.fs
+        self._second = Cleaner(fs) if leads == 2 else None
         # The detector starts where the input does: the cleaned signal's first samples are the
         # filters' start-up, before any input, and hold no beats (as in ``detect_peaks``).
-        self.detector = PeakDetector(start=int(np.ceil(self.cleaner.to_clean_index(0))))
+        start = int(np.ceil(self.cleaner.to_clean_index(0)))
+        self.detector = TwoLeadDetector(start) if leads == 2 else PeakDetector(start)
         self.featurizer = BeatFeaturizer(
             self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
         )
@@ -109,12 +121,15 @@ class StreamClassifier:
         )
 
     def push(self, samples: np.ndarray) -> list[ClassifiedBeat]:
-        """Add raw samples; return the beats that are now final."""
-        samples = check_signal(samples, "stream")
+        """Add raw samples ((n,), or (n, 2) with ``leads=2``); return the beats now final."""
+        samples, second = _split_leads(samples, self.leads)
         self.samples += samples.size
         self._note(self.quality.push(samples))
         clean = self.cleaner.push(samples)
-        peaks = self.detector.push(clean)
+        if self._second is None:
+            peaks = self.detector.push(clean)
+        else:
+            peaks = self.detector.push(clean, self._second.push(second))
         self._held += self.featurizer.push(clean, peaks, self.detector.watermark)
         return self._release(self.quality.judged_until)
 
@@ -155,23 +170,43 @@ class StreamClassifier:
         return self.classifier.classify(ready, self.fs)
 
 
+def _split_leads(samples: np.ndarray, leads: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The lead to classify and the second lead (None for one lead), checked."""
+    if leads == 1:
+        return check_signal(samples, "stream"), None
+    arr = np.asarray(samples)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise InputError(f"stream: expected (n, 2) samples of two leads, got shape {arr.shape}")
+    return check_signal(arr[:, 0], "stream lead 1"), check_signal(arr[:, 1], "stream lead 2")
+
+
 def classify_record(
     signal: np.ndarray,
     fs: float,
     model: BeatModel | str | os.PathLike[str] | None = None,
     chunk: int | None = None,
     threads: int = 1,
+    second: np.ndarray | None = None,
 ) -> list[ClassifiedBeat]:
-    """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks)."""
+    """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks);
+    ``second``, a second lead sampled with it, helps find the beats (``leads``)."""
     signal = check_signal(signal)
-    stream = StreamClassifier(fs, model, threads)
-    if signal.size < WINDOW * stream.fs / FS:
+    stream = StreamClassifier(fs, model, threads, leads=1 if second is None else 2)
+    if second is not None:
+        second = check_signal(second, "second lead")
+        if second.size != signal.size:
+            raise InputError(
+                f"second lead: {second.size} samples, the first has {signal.size}; the leads "
+                "must be sampled together"
+            )
+        signal = np.column_stack([signal, second])
+    if len(signal) < WINDOW * stream.fs / FS:
         raise InputError(
-            f"signal: {signal.size} samples ({signal.size / stream.fs:.2f} s) is shorter than "
+            f"signal: {len(signal)} samples ({len(signal) / stream.fs:.2f} s) is shorter than "
             f"one beat window ({WINDOW / FS:.2f} s)"
         )
-    step = chunk or signal.size
+    step = chunk or len(signal)
     beats: list[ClassifiedBeat] = []
-    for start in range(0, signal.size, step):
+    for start in range(0, len(signal), step):
         beats += stream.push(signal[start : start + step])
     return beats + stream.flush()

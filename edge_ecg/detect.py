@@ -112,13 +112,17 @@ class PeakDetector:
     ----------
     start : cleaned-signal index where the signal begins; the samples before it are the
         cleaner's start-up (``Cleaner.to_clean_index(0)``) and hold no beats.
+    history : keep ``levels``, the noise ratio after each decision (for ``leads``).
     """
 
     #: Worst case, newest cleaned sample to a reported peak (s); set below the class.
     latency_seconds: float
 
-    def __init__(self, start: int = 0) -> None:
+    def __init__(self, start: int = 0, history: bool = False) -> None:
         self.start = int(start)
+        #: (candidate time, ``noise_ratio`` after deciding it), in time order, when ``history``;
+        #: the reader trims it.
+        self.levels: deque[tuple[int, float]] | None = deque() if history else None
         self._slope_fir = StreamFIR(qrs_kernel())
         self._mwi_fir = StreamFIR(boxcar_kernel(FS, MWI / FS))
         self._slope_delay = self._slope_fir.delay
@@ -144,6 +148,11 @@ class PeakDetector:
         self._noise: deque[_Candidate] = deque()  # rejected since the last beat: search-back
         self._deadline = self.start + SEARCH_MAX  # time of the next search-back
         self._watermark = 0
+
+    @property
+    def noise_ratio(self) -> float:
+        """Noise level over signal level (0 clean, near 1 when noise peaks rival the beats)."""
+        return self._npk / self._spk if self._spk > 0 else 1.0
 
     @property
     def watermark(self) -> int:
@@ -267,9 +276,17 @@ class PeakDetector:
                 self._spk += ALPHA * (cand.value - self._spk)
             self._noise.clear()
             self._accept(cand, out)
+            self._log(cand)
             return
         self._npk += ALPHA * (cand.value - self._npk)
         self._noise.append(cand)
+        self._log(cand)
+
+    def _log(self, cand: _Candidate) -> None:
+        # A search-back decides a candidate older than the last one logged: keep time order.
+        if self.levels is not None:
+            t = max(cand.t, self.levels[-1][0]) if self.levels else cand.t
+            self.levels.append((t, self.noise_ratio))
 
     def _in_refractory(self, cand: _Candidate) -> bool:
         last = self._last
@@ -320,6 +337,7 @@ class PeakDetector:
             return
         self._spk += ALPHA_SEARCH * (best.value - self._spk)
         self._accept(best, out)
+        self._log(best)
         while self._noise and self._noise[0].t < best.t + REFRACTORY:
             self._noise.popleft()
 

@@ -1,0 +1,157 @@
+"""R-peaks from two leads: the primary lead's beats, unless the other lead is the cleaner one.
+
+Electrode motion noise makes QRS-like artefacts that one lead's detector cannot tell from beats
+(docs/noise.md), but a second lead often stays readable where the first does not. Each lead
+runs its own :class:`~edge_ecg.detect.PeakDetector`, whose noise ratio (noise level over
+signal level, ``PeakDetector.noise_ratio``) says how noisy that lead is at each moment. A beat
+found by both leads (within ``PAIR``, EC57's matching window) is kept at the primary lead's
+R-peak. A beat only one lead found is decided by the leads' noise ratios there: the primary
+lead is trusted unless it is noisy (ratio above ``SWITCH_RATIO``) and the second lead is
+cleaner; then the second is.
+
+``SWITCH_RATIO`` is about the 99th percentile of the primary (MLII) lead's ratio over all 48
+clean MIT-BIH records, so on clean signal the primary lead decides alone, as with one lead.
+
+Decisions wait until both detectors have passed a beat by ``REFRACTORY``, and use only what
+both had decided by then, so the peaks are the same whatever the block sizes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from .detect import LOOKAHEAD, REFRACTORY, PeakDetector
+from .errors import InputError
+from .preprocess import Cleaner, check_signal
+from .spec import FS
+
+#: The primary lead counts as noisy above this noise ratio (see the module docstring).
+SWITCH_RATIO = 0.4
+#: Beats of the two leads this close (s) are the same beat (EC57's matching window).
+PAIR = round(0.15 * FS)
+
+
+class TwoLeadDetector:
+    """Two :class:`PeakDetector`s, one per cleaned lead, merged into one beat stream.
+
+    ``push(primary, second)`` takes equal blocks of both cleaned leads and returns the R-peaks
+    now final (cleaned-signal indices, increasing); ``watermark`` and ``latency_seconds`` mean
+    what they mean for ``PeakDetector``.
+    """
+
+    latency_seconds = PeakDetector.latency_seconds + 2 * REFRACTORY / FS
+
+    def __init__(self, start: int = 0) -> None:
+        self.leads = (PeakDetector(start, history=True), PeakDetector(start, history=True))
+        self._peaks: tuple[list[int], list[int]] = ([], [])  # undecided, and recent context
+        self._kept: list[int] = []  # recent primary-lead beats kept
+        self._decided = -(10**18)  # peaks before this time are decided
+        self._watermark = 0
+
+    @property
+    def watermark(self) -> int:
+        return self._watermark
+
+    def push(self, primary: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Add equal blocks of both cleaned leads; return the R-peaks now final."""
+        if np.shape(primary) != np.shape(second):
+            raise ValueError(f"leads: blocks of {np.shape(primary)} and {np.shape(second)}")
+        for det, block, found in zip(self.leads, (primary, second), self._peaks, strict=True):
+            found += det.push(block).tolist()
+        return self._decide(min(d.watermark for d in self.leads) - REFRACTORY)
+
+    def flush(self) -> np.ndarray:
+        for det, found in zip(self.leads, self._peaks, strict=True):
+            found += det.flush().tolist()
+        out = self._decide(None)
+        self._watermark = max(self._watermark, *(d.watermark for d in self.leads))
+        return out
+
+    def _decide(self, until: int | None) -> np.ndarray:
+        """Decide the peaks in [decided, until) (all of them when ``until`` is None)."""
+        a, b = (np.asarray(p, dtype=np.int64) for p in self._peaks)
+        end = np.iinfo(np.int64).max if until is None else until
+        if end <= self._decided:
+            return np.empty(0, dtype=np.int64)
+        new_a = a[(a >= self._decided) & (a < end)]
+        new_b = b[(b >= self._decided) & (b < end)]
+        switch_a, switch_b = self._switched(new_a), self._switched(new_b)
+        keep_a = new_a[_near(new_a, b, PAIR) | ~switch_a]
+        # Nor within the refractory period of a beat kept from the primary lead.
+        kept_a = np.concatenate([np.asarray(self._kept, dtype=np.int64), keep_a])
+        keep_b = new_b[~_near(new_b, a, PAIR) & ~_near(new_b, kept_a, REFRACTORY) & switch_b]
+        self._decided = end
+        if until is not None:
+            self._watermark = max(self._watermark, until)
+            # Keep the recent peaks as context for pairing the next ones, and the levels needed
+            # to know each lead's state after `until`.
+            horizon = until - REFRACTORY
+            self._peaks = tuple([p for p in found if p >= horizon] for found in (a, b))
+            self._kept = [p for p in kept_a.tolist() if p >= horizon]
+            for det in self.leads:
+                levels = det.levels
+                while len(levels) > 1 and levels[1][0] < until:
+                    levels.popleft()
+        return np.sort(np.concatenate([keep_a, keep_b]))
+
+    def _switched(self, times: np.ndarray) -> np.ndarray:
+        """Where the primary lead is noisy and the second lead cleaner."""
+        ratio_a, ratio_b = (_ratio_at(d.levels, times) for d in self.leads)
+        return (ratio_a > SWITCH_RATIO) & (ratio_b < ratio_a)
+
+
+def _near(times: np.ndarray, other: np.ndarray, within: int) -> np.ndarray:
+    """True where a peak of ``other`` lies within ``within`` samples of ``times``."""
+    if other.size == 0 or times.size == 0:
+        return np.zeros(times.size, dtype=bool)
+    j = np.searchsorted(other, times)
+    before = other[np.clip(j - 1, 0, other.size - 1)]
+    after = other[np.clip(j, 0, other.size - 1)]
+    return (np.abs(before - times) <= within) | (np.abs(after - times) <= within)
+
+
+def _ratio_at(levels: deque[tuple[int, float]], times: np.ndarray) -> np.ndarray:
+    """A lead's noise ratio at each time: after its last decision before then (1.0 if none)."""
+    if not levels:
+        return np.ones(times.size)
+    t = np.fromiter((e[0] for e in levels), dtype=np.int64, count=len(levels))
+    ratio = np.fromiter((e[1] for e in levels), dtype=np.float64, count=len(levels))
+    i = np.searchsorted(t, times) - 1
+    return np.where(i >= 0, ratio[np.clip(i, 0, None)], 1.0)
+
+
+def detect_peaks_two_leads(
+    primary: np.ndarray, second: np.ndarray, fs: float, chunk: int | None = None
+) -> np.ndarray:
+    """R-peaks of a two-lead ECG, as input sample indices (see the module docstring).
+
+    Parameters
+    ----------
+    primary, second : 1-D arrays of the two leads, same length and sampling rate; beats are
+        placed on the primary lead's R-peaks where both leads found them.
+    fs : sampling rate in Hz (>= 100).
+    chunk : block size in input samples, or None for one block.
+    """
+    primary = check_signal(primary, "primary lead")
+    second = check_signal(second, "second lead")
+    if primary.size != second.size:
+        raise InputError(
+            f"leads: the primary lead has {primary.size} samples, the second {second.size}; "
+            "they must be sampled together"
+        )
+    if primary.size == 0:
+        raise InputError("signal: no samples")
+    cleaners = (Cleaner(fs), Cleaner(fs))
+    detector = TwoLeadDetector(start=int(np.ceil(cleaners[0].to_clean_index(0))))
+    tail = int(np.ceil((cleaners[0].delay_seconds + LOOKAHEAD / FS) * cleaners[0].fs))
+    padded = [np.concatenate([x, np.full(tail, x[-1])]) for x in (primary, second)]
+    step = chunk or padded[0].size
+    found = [
+        detector.push(*(c.push(x[i : i + step]) for c, x in zip(cleaners, padded, strict=True)))
+        for i in range(0, padded[0].size, step)
+    ]
+    found.append(detector.flush())
+    samples = np.round(cleaners[0].to_input_index(np.concatenate(found))).astype(np.int64)
+    return samples[(samples >= 0) & (samples < primary.size)]

@@ -24,14 +24,21 @@ from edge_ecg.options import data_dir_option, json_option, progress
 @json_option("every figure")
 @click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown tables.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG curves.")
-def noise_stress(data_dir, snr, records, model, json_path, md_path, plot_path) -> None:
+@click.option(
+    "--two-leads",
+    is_flag=True,
+    help="The detector also reads each record's second lead (V1 for 118/119); in the mixes "
+    "that lead gets the noise records' second channel.",
+)
+def noise_stress(data_dir, snr, records, model, json_path, md_path, plot_path, two_leads) -> None:
     """How detection and classification degrade in noise.
 
     \b
     (a) NSTDB 118e* and 119e* (electrode motion from minute 5), scored after minute 5, with
     their clean originals as the baseline; (b) DS2 records (first 10 minutes) mixed with the
     NSTDB bw, em and ma noise records at each SNR, the noise scaled on the record's QRS
-    amplitude as EC57's nst does. Beats matched within 150 ms.
+    amplitude as EC57's nst does. Beats matched within 150 ms. --two-leads: the detector
+    reads both leads of each record (classification stays on MLII).
 
     \b
     Example:
@@ -46,7 +53,10 @@ def noise_stress(data_dir, snr, records, model, json_path, md_path, plot_path) -
         raise InputError(f"--snr: {snr!r} is not a comma-separated list of numbers") from None
     if not snrs:
         raise InputError("--snr: give at least one SNR")
-    result = run(data_dir, snrs, [r for r in records.split(",") if r], model, bar=progress)
+    result = run(
+        data_dir, snrs, [r for r in records.split(",") if r], model, bar=progress,
+        two_leads=two_leads,
+    )  # fmt: skip
     text = markdown(result)
     if json_path:
         write_json(json_path, result)

@@ -19,6 +19,7 @@ import numpy as np
 from edge_ecg.aami import CLASS_INDEX
 from edge_ecg.classify import Classifier, classify_record
 from edge_ecg.datadir import database_dir
+from edge_ecg.errors import InputError
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.records import Record, read_record
 from edge_ecg.scoring import match_beats
@@ -48,9 +49,16 @@ def mix(rec: Record, noise: np.ndarray, snr_db: float) -> np.ndarray:
     return rec.signal + scale * n
 
 
-def score(rec: Record, signal: np.ndarray, classifier: Classifier, start_s: float) -> dict:
-    """Detection Se/+P and class figures on the beats after ``start_s``."""
-    beats = classify_record(signal, rec.fs, classifier.model)
+def score(
+    rec: Record,
+    signal: np.ndarray,
+    classifier: Classifier,
+    start_s: float,
+    second: np.ndarray | None = None,
+) -> dict:
+    """Detection Se/+P and class figures on the beats after ``start_s``; ``second``, a second
+    lead, helps the detector (``edge_ecg.leads``)."""
+    beats = classify_record(signal, rec.fs, classifier.model, second=second)
     first = round(start_s * rec.fs)
     keep_ref = rec.beat_samples >= first
     test = np.array([b.sample for b in beats], dtype=np.int64)
@@ -89,6 +97,19 @@ def summarize(parts: list[dict]) -> dict:
     }
 
 
+def second_lead(path: Path, rec: Record) -> Record:
+    """The record's other lead (the first signal that is not ``rec.lead``), with ``rec``'s
+    reference beats (they mark the same heartbeats)."""
+    import wfdb
+
+    names = [n for n in wfdb.rdheader(str(path)).sig_name if n != rec.lead]
+    if not names:
+        raise InputError(f"record {path.name}: one lead only; --two-leads needs a second")
+    other = read_record(path, lead=names[0], annotator=None)
+    return Record(rec.name, rec.fs, other.lead, other.units, other.signal,
+                  rec.beat_samples, rec.beat_classes)  # fmt: skip
+
+
 def run(
     data_dir,
     snrs: Iterable[float] = SNRS,
@@ -96,29 +117,43 @@ def run(
     model: str | None = None,
     bar: Callable = lambda items, label: items,
     nstdb_records: bool = True,
+    two_leads: bool = False,
 ) -> dict:
     """Both studies; returns {"nstdb": {...}, "mixes": {...}} keyed by SNR ("clean" first).
-    ``nstdb_records=False`` runs the mixes only."""
+    ``nstdb_records=False`` runs the mixes only. ``two_leads``: the detector also reads each
+    record's second lead (``edge_ecg.leads``), which in the mixes gets the noise records'
+    second channel, scaled on that lead's own QRS amplitude, as nst does."""
     classifier = Classifier(model)
     snrs = [float(s) for s in snrs]
     mitdb, nstdb = database_dir(data_dir, "mitdb"), database_dir(data_dir, "nstdb")
-    out: dict = {"snrs": snrs, "records": list(records), "nstdb": {}, "mixes": {}}
+    out: dict = {"snrs": snrs, "records": list(records), "two_leads": two_leads}
+    out |= {"nstdb": {}, "mixes": {}}
+
+    def other(path: Path, rec: Record) -> np.ndarray | None:
+        return second_lead(path, rec).signal if two_leads else None
+
     # (a) NSTDB
     nst: dict[str, list[dict]] = {"clean": []}
     for base in bar(("118", "119") if nstdb_records else (), "nstdb"):
         clean = read_record(mitdb / base)
-        nst["clean"].append(score(clean, clean.signal, classifier, SKIP_SECONDS))
+        nst["clean"].append(
+            score(clean, clean.signal, classifier, SKIP_SECONDS, other(mitdb / base, clean))
+        )
         for snr in snrs:
             name = f"{base}e{int(snr):02d}" if snr >= 0 else f"{base}e_{int(-snr)}"
             if not Path(f"{nstdb / name}.hea").is_file():
                 continue
             rec = read_record(nstdb / name)
             nst.setdefault(str(int(snr)), []).append(
-                score(rec, rec.signal, classifier, SKIP_SECONDS)
+                score(rec, rec.signal, classifier, SKIP_SECONDS, other(nstdb / name, rec))
             )
     out["nstdb"] = {k: summarize(v) for k, v in nst.items() if v}
     # (b) DS2 records + NSTDB noise records
     noises = {n: read_record(nstdb / n, lead="noise1", annotator=None).signal for n in NOISES}
+    noises2 = {
+        n: read_record(nstdb / n, lead="noise2", annotator=None).signal
+        for n in (NOISES if two_leads else ())
+    }
     mixes: dict[str, list[dict]] = {"clean": []}
     for name in bar(list(records), "mixes"):
         full = read_record(mitdb / name)
@@ -126,10 +161,18 @@ def run(
         inside = full.beat_samples < n
         rec = Record(full.name, full.fs, full.lead, full.units, full.signal[:n],
                      full.beat_samples[inside], full.beat_classes[inside])  # fmt: skip
-        mixes["clean"].append(score(rec, rec.signal, classifier, 0.0))
+        rec2 = None
+        if two_leads:
+            lead2 = second_lead(mitdb / name, full)
+            rec2 = Record(rec.name, rec.fs, lead2.lead, lead2.units, lead2.signal[:n],
+                          rec.beat_samples, rec.beat_classes)  # fmt: skip
+        mixes["clean"].append(
+            score(rec, rec.signal, classifier, 0.0, None if rec2 is None else rec2.signal)
+        )
         for noise_name, noise in noises.items():
             for snr in snrs:
-                part = score(rec, mix(rec, noise, snr), classifier, 0.0)
+                second = None if rec2 is None else mix(rec2, noises2[noise_name], snr)
+                part = score(rec, mix(rec, noise, snr), classifier, 0.0, second)
                 mixes.setdefault(str(int(snr)), []).append(part)
                 mixes.setdefault(f"{int(snr)}/{noise_name}", []).append(part)
     out["mixes"] = {k: summarize(v) for k, v in mixes.items()}
@@ -170,6 +213,8 @@ def markdown(result: dict) -> str:
         return "–" if v is None else f"{100 * v:.1f}"
 
     lines = []
+    if result.get("two_leads"):
+        lines += ["Detector: both leads (`--two-leads`); classification on MLII.", ""]
     for study, title in (("nstdb", "NSTDB 118e*/119e* (after minute 5)"),
                          ("mixes", "DS2 records + bw/em/ma noise")):  # fmt: skip
         lines += [f"### {title}", "",

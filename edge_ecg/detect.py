@@ -276,17 +276,16 @@ class PeakDetector:
                 self._spk += ALPHA * (cand.value - self._spk)
             self._noise.clear()
             self._accept(cand, out)
-            self._log(cand)
+            self._log(cand.t)
             return
         self._npk += ALPHA * (cand.value - self._npk)
         self._noise.append(cand)
-        self._log(cand)
+        self._log(cand.t)
 
-    def _log(self, cand: _Candidate) -> None:
-        # A search-back decides a candidate older than the last one logged: keep time order.
+    def _log(self, t: int) -> None:
+        """Record the noise ratio as of time ``t``, when the decision that set it was made."""
         if self.levels is not None:
-            t = max(cand.t, self.levels[-1][0]) if self.levels else cand.t
-            self.levels.append((t, self.noise_ratio))
+            self.levels.append((max(t, self.levels[-1][0]) if self.levels else t, self.noise_ratio))
 
     def _in_refractory(self, cand: _Candidate) -> bool:
         last = self._last
@@ -336,8 +335,11 @@ class PeakDetector:
             self._deadline += SEARCH_MAX
             return
         self._spk += ALPHA_SEARCH * (best.value - self._spk)
+        # Logged at the search-back's time, not the (older) beat's: a two-lead reader may have
+        # decided beats up to the beat already, and must see the same levels in any blocks.
+        decided_at = self._deadline
         self._accept(best, out)
-        self._log(best)
+        self._log(decided_at)
         while self._noise and self._noise[0].t < best.t + REFRACTORY:
             self._noise.popleft()
 

@@ -46,7 +46,7 @@ class TwoLeadDetector:
     def __init__(self, start: int = 0) -> None:
         self.leads = (PeakDetector(start, history=True), PeakDetector(start, history=True))
         self._peaks: tuple[list[int], list[int]] = ([], [])  # undecided, and recent context
-        self._kept: list[int] = []  # recent primary-lead beats kept
+        self._last: int | None = None  # the last beat reported
         self._decided = -(10**18)  # peaks before this time are decided
         self._watermark = 0
 
@@ -79,22 +79,25 @@ class TwoLeadDetector:
         new_b = b[(b >= self._decided) & (b < end)]
         switch_a, switch_b = self._switched(new_a), self._switched(new_b)
         keep_a = new_a[_near(new_a, b, PAIR) | ~switch_a]
-        # Nor within the refractory period of a beat kept from the primary lead.
-        kept_a = np.concatenate([np.asarray(self._kept, dtype=np.int64), keep_a])
-        keep_b = new_b[~_near(new_b, a, PAIR) & ~_near(new_b, kept_a, REFRACTORY) & switch_b]
+        keep_b = new_b[~_near(new_b, a, PAIR) & switch_b]
+        # In time order, never two beats within the refractory period (the earlier one stays).
+        out = []
+        for t in np.sort(np.concatenate([keep_a, keep_b])).tolist():
+            if self._last is None or t - self._last >= REFRACTORY:
+                out.append(t)
+                self._last = t
         self._decided = end
         if until is not None:
             self._watermark = max(self._watermark, until)
             # Keep the recent peaks as context for pairing the next ones, and the levels needed
             # to know each lead's state after `until`.
-            horizon = until - REFRACTORY
+            horizon = until - PAIR
             self._peaks = tuple([p for p in found if p >= horizon] for found in (a, b))
-            self._kept = [p for p in kept_a.tolist() if p >= horizon]
             for det in self.leads:
                 levels = det.levels
                 while len(levels) > 1 and levels[1][0] < until:
                     levels.popleft()
-        return np.sort(np.concatenate([keep_a, keep_b]))
+        return np.asarray(out, dtype=np.int64)
 
     def _switched(self, times: np.ndarray) -> np.ndarray:
         """Where the primary lead is noisy and the second lead cleaner."""

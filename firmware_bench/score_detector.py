@@ -23,6 +23,7 @@ import numpy as np
 from edge_ecg.atomic import write_json, write_text
 from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
+from edge_ecg.leads import detect_peaks_two_leads
 from edge_ecg.options import data_dir_option, progress
 from edge_ecg.records import read_record
 from edge_ecg.scoring import detection_scores
@@ -49,7 +50,7 @@ def flutter_intervals(path: Path, n: int) -> list[tuple[int, int]]:
     return out
 
 
-def score_record(path: Path, block_s: float, xqrs: bool) -> dict:
+def score_record(path: Path, block_s: float, xqrs: bool, two_leads: bool = False) -> dict:
     import wfdb
 
     header = wfdb.rdheader(str(path))
@@ -58,10 +59,18 @@ def score_record(path: Path, block_s: float, xqrs: bool) -> dict:
     fs, signal = rec.fs, rec.signal
     vf = flutter_intervals(path, signal.size)
     row: dict = {"record": rec.name, "lead": lead, "beats": int(rec.beat_samples.size)}
+    chunk = max(1, round(block_s * fs))
     t = time.perf_counter()
-    ours = detect_peaks(signal, fs, chunk=max(1, round(block_s * fs)))
+    ours = detect_peaks(signal, fs, chunk=chunk)
     row["edge_ecg_s"] = time.perf_counter() - t
     detectors = {"edge_ecg": ours}
+    if two_leads:
+        second = next(n for n in header.sig_name if n != lead)
+        other = read_record(path, lead=second, annotator=None).signal
+        row["second_lead"] = second
+        t = time.perf_counter()
+        detectors["edge_ecg_2"] = detect_peaks_two_leads(signal, other, fs, chunk=chunk)
+        row["edge_ecg_2_s"] = time.perf_counter() - t
     if xqrs:
         from wfdb import processing
 
@@ -132,14 +141,20 @@ def markdown(result: dict) -> str:
 @click.option("--no-xqrs", is_flag=True, help="Skip wfdb's XQRS (slow: ~1 s per record).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures.")
 @click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Write the tables.")
-def main(data_dir, records, block, no_xqrs, json_path, md_path):
+@click.option(
+    "--two-leads",
+    is_flag=True,
+    help="Also score edge_ecg.leads on both leads of each record (column edge_ecg_2).",
+)
+def main(data_dir, records, block, no_xqrs, json_path, md_path, two_leads):
     """Score edge-ecg's detector (and XQRS) on every mitdb record."""
     db = database_dir(data_dir, "mitdb")
     names = records.split(",") if records else (db / "RECORDS").read_text().split()
     rows = []
     for name in progress(names, "records"):
-        rows.append(score_record(db / name, block, xqrs=not no_xqrs))
-    detectors = ["edge_ecg"] + ([] if no_xqrs else ["xqrs"])
+        rows.append(score_record(db / name, block, xqrs=not no_xqrs, two_leads=two_leads))
+    detectors = ["edge_ecg"] + (["edge_ecg_2"] if two_leads else [])
+    detectors += [] if no_xqrs else ["xqrs"]
     result = {
         "command": "python -m firmware_bench.score_detector " + " ".join(sys.argv[1:]),
         "block_seconds": block,

@@ -16,13 +16,14 @@ block sizes; and the delay from a sample arriving to its R-peak being reported i
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from .errors import InputError
 from .filters import StreamFIR, boxcar_kernel, lowpass_kernel
-from .preprocess import Cleaner, check_signal
+from .preprocess import Cleaner, check_fs, check_signal
 from .spec import FS
 
 
@@ -413,15 +414,31 @@ def detect_peaks(signal: np.ndarray, fs: float, chunk: int | None = None) -> np.
     >>> len(detect_peaks(ecg.signal, 250)) == len(ecg.peaks)
     True
     """
-    cleaner = Cleaner(fs)
+    check_fs(fs)
     signal = check_signal(signal)
     if signal.size == 0:
         raise InputError("signal: no samples")
-    detector = PeakDetector(start=int(np.ceil(cleaner.to_clean_index(0))))
-    tail = int(np.ceil((cleaner.delay_seconds + LOOKAHEAD / FS) * cleaner.fs))
-    padded = np.concatenate([signal, np.full(tail, signal[-1])])
-    step = chunk or padded.size
-    found = [detector.push(cleaner.push(padded[i : i + step])) for i in range(0, padded.size, step)]
+    return feed_whole(PeakDetector, [signal], fs, chunk)
+
+
+def feed_whole(make: Callable, leads: list[np.ndarray], fs: float, chunk: int | None) -> np.ndarray:
+    """R-peaks (input samples) of whole, checked, equally long leads, each through its own
+    :class:`Cleaner` into the detector ``make(start)`` builds (its ``push`` takes one cleaned
+    block per lead), in blocks of ``chunk`` samples as a live source would feed them.
+
+    The detector starts where the input does (the cleaned signal's first samples are the
+    filters' start-up), and since the whole signal is known, its end is extended with its last
+    value for the filters' delay, so the last beats are not cut off.
+    """
+    cleaners = [Cleaner(fs) for _ in leads]
+    detector = make(int(np.ceil(cleaners[0].to_clean_index(0))))
+    tail = int(np.ceil((cleaners[0].delay_seconds + LOOKAHEAD / FS) * cleaners[0].fs))
+    padded = [np.concatenate([x, np.full(tail, x[-1])]) for x in leads]
+    step = chunk or padded[0].size
+    found = [
+        detector.push(*(c.push(x[i : i + step]) for c, x in zip(cleaners, padded, strict=True)))
+        for i in range(0, padded[0].size, step)
+    ]
     found.append(detector.flush())
-    samples = np.round(cleaner.to_input_index(np.concatenate(found))).astype(np.int64)
-    return samples[(samples >= 0) & (samples < signal.size)]
+    samples = np.round(cleaners[0].to_input_index(np.concatenate(found))).astype(np.int64)
+    return samples[(samples >= 0) & (samples < leads[0].size)]

@@ -22,9 +22,9 @@ from collections import deque
 
 import numpy as np
 
-from .detect import LOOKAHEAD, REFRACTORY, PeakDetector
+from .detect import REFRACTORY, PeakDetector, feed_whole
 from .errors import InputError
-from .preprocess import Cleaner, check_signal
+from .preprocess import check_signal
 from .spec import FS
 
 #: The primary lead counts as noisy above this noise ratio (see the module docstring).
@@ -146,15 +146,4 @@ def detect_peaks_two_leads(
         )
     if primary.size == 0:
         raise InputError("signal: no samples")
-    cleaners = (Cleaner(fs), Cleaner(fs))
-    detector = TwoLeadDetector(start=int(np.ceil(cleaners[0].to_clean_index(0))))
-    tail = int(np.ceil((cleaners[0].delay_seconds + LOOKAHEAD / FS) * cleaners[0].fs))
-    padded = [np.concatenate([x, np.full(tail, x[-1])]) for x in (primary, second)]
-    step = chunk or padded[0].size
-    found = [
-        detector.push(*(c.push(x[i : i + step]) for c, x in zip(cleaners, padded, strict=True)))
-        for i in range(0, padded[0].size, step)
-    ]
-    found.append(detector.flush())
-    samples = np.round(cleaners[0].to_input_index(np.concatenate(found))).astype(np.int64)
-    return samples[(samples >= 0) & (samples < primary.size)]
+    return feed_whole(TwoLeadDetector, [primary, second], fs, chunk)

@@ -7,7 +7,7 @@ reads ``.npy``/``.csv`` or a raw stream, never loads it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +116,19 @@ def read_record(
         signal=signal,
         **fields,
     )
+
+
+def read_second_lead(path: str | os.PathLike[str], rec: Record) -> Record:
+    """The record's other lead (its first signal that is not ``rec.lead``), carrying ``rec``'s
+    reference beats: both leads see the same heartbeats (for ``edge_ecg.leads``)."""
+    path = Path(path)
+    names = [n for n in _wfdb().rdheader(str(path)).sig_name if n != rec.lead]
+    if not names:
+        raise InputError(
+            f"record {rec.name}: lead {rec.lead} is its only lead; two-lead detection needs two"
+        )
+    other = read_record(path, lead=names[0], annotator=None)
+    return replace(rec, lead=other.lead, units=other.units, signal=other.signal)
 
 
 def _reference_beats(wfdb, path: Path, annotator: str, n: int) -> dict:

@@ -25,7 +25,7 @@ from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
 from edge_ecg.leads import detect_peaks_two_leads
 from edge_ecg.options import data_dir_option, progress
-from edge_ecg.records import read_record
+from edge_ecg.records import read_record, read_second_lead
 from edge_ecg.scoring import detection_scores
 from edge_ecg.spec import CLASSES
 
@@ -65,11 +65,10 @@ def score_record(path: Path, block_s: float, xqrs: bool, two_leads: bool = False
     row["edge_ecg_s"] = time.perf_counter() - t
     detectors = {"edge_ecg": ours}
     if two_leads:
-        second = next(n for n in header.sig_name if n != lead)
-        other = read_record(path, lead=second, annotator=None).signal
-        row["second_lead"] = second
+        other = read_second_lead(path, rec)
+        row["second_lead"] = other.lead
         t = time.perf_counter()
-        detectors["edge_ecg_2"] = detect_peaks_two_leads(signal, other, fs, chunk=chunk)
+        detectors["edge_ecg_2"] = detect_peaks_two_leads(signal, other.signal, fs, chunk=chunk)
         row["edge_ecg_2_s"] = time.perf_counter() - t
     if xqrs:
         from wfdb import processing

@@ -10,7 +10,7 @@ from edge_ecg.detect import detect_peaks
 from edge_ecg.errors import InputError
 from edge_ecg.leads import TwoLeadDetector, detect_peaks_two_leads
 from edge_ecg.preprocess import Cleaner
-from edge_ecg.records import read_record
+from edge_ecg.records import read_record, read_second_lead
 from edge_ecg.scoring import detection_scores
 from edge_ecg.spec import FS
 from edge_ecg.synthetic import synthetic_ecg
@@ -100,3 +100,14 @@ def test_nstdb_6db_two_leads_find_more_beats_and_fewer_artefacts(data_dir):
     )
     assert two["fn"] < one["fn"] and two["fp"] < 0.8 * one["fp"]
     assert two["se"] > 0.98 and two["ppv"] > 0.85
+
+
+def test_a_one_lead_record_has_no_second_lead(tmp_path):
+    import wfdb
+
+    x = synthetic_ecg(seconds=5, fs=FS, seed=2).signal
+    wfdb.wrsamp("one", fs=FS, units=["mV"], sig_name=["MLII"], p_signal=x[:, None],
+                fmt=["16"], write_dir=str(tmp_path))  # fmt: skip
+    rec = read_record(tmp_path / "one", annotator=None)
+    with pytest.raises(InputError, match="record one: lead MLII is its only lead"):
+        read_second_lead(tmp_path / "one", rec)

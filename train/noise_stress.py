@@ -12,6 +12,7 @@ square of the (mean-removed) noise over the stretch used. Beats are matched with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,8 @@ import numpy as np
 from edge_ecg.aami import CLASS_INDEX
 from edge_ecg.classify import Classifier, classify_record
 from edge_ecg.datadir import database_dir
-from edge_ecg.errors import InputError
 from edge_ecg.metrics import evaluate_predictions
-from edge_ecg.records import Record, read_record
+from edge_ecg.records import Record, read_record, read_second_lead
 from edge_ecg.scoring import match_beats
 
 SNRS = (24, 18, 12, 6, 0, -6)
@@ -97,19 +97,6 @@ def summarize(parts: list[dict]) -> dict:
     }
 
 
-def second_lead(path: Path, rec: Record) -> Record:
-    """The record's other lead (the first signal that is not ``rec.lead``), with ``rec``'s
-    reference beats (they mark the same heartbeats)."""
-    import wfdb
-
-    names = [n for n in wfdb.rdheader(str(path)).sig_name if n != rec.lead]
-    if not names:
-        raise InputError(f"record {path.name}: one lead only; --two-leads needs a second")
-    other = read_record(path, lead=names[0], annotator=None)
-    return Record(rec.name, rec.fs, other.lead, other.units, other.signal,
-                  rec.beat_samples, rec.beat_classes)  # fmt: skip
-
-
 def run(
     data_dir,
     snrs: Iterable[float] = SNRS,
@@ -130,7 +117,7 @@ def run(
     out |= {"nstdb": {}, "mixes": {}}
 
     def other(path: Path, rec: Record) -> np.ndarray | None:
-        return second_lead(path, rec).signal if two_leads else None
+        return read_second_lead(path, rec).signal if two_leads else None
 
     # (a) NSTDB
     nst: dict[str, list[dict]] = {"clean": []}
@@ -163,9 +150,8 @@ def run(
                      full.beat_samples[inside], full.beat_classes[inside])  # fmt: skip
         rec2 = None
         if two_leads:
-            lead2 = second_lead(mitdb / name, full)
-            rec2 = Record(rec.name, rec.fs, lead2.lead, lead2.units, lead2.signal[:n],
-                          rec.beat_samples, rec.beat_classes)  # fmt: skip
+            lead2 = read_second_lead(mitdb / name, rec)
+            rec2 = replace(lead2, signal=lead2.signal[:n])
         mixes["clean"].append(
             score(rec, rec.signal, classifier, 0.0, None if rec2 is None else rec2.signal)
         )

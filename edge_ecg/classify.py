@@ -199,7 +199,6 @@ def classify_record(
                 f"second lead: {second.size} samples, the first has {signal.size}; the leads "
                 "must be sampled together"
             )
-        signal = np.column_stack([signal, second])
     if len(signal) < WINDOW * stream.fs / FS:
         raise InputError(
             f"signal: {len(signal)} samples ({len(signal) / stream.fs:.2f} s) is shorter than "
@@ -208,5 +207,8 @@ def classify_record(
     step = chunk or len(signal)
     beats: list[ClassifiedBeat] = []
     for start in range(0, len(signal), step):
-        beats += stream.push(signal[start : start + step])
+        block = signal[start : start + step]
+        if second is not None:  # stacked a block at a time: no copy of the whole record
+            block = np.column_stack([block, second[start : start + step]])
+        beats += stream.push(block)
     return beats + stream.flush()

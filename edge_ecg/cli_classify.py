@@ -48,6 +48,20 @@ def _input_options(f):
         show_default=True,
         help="Sample type of a raw stream on stdin.",
     )(f)
+    f = click.option(
+        "--second-lead",
+        metavar="NAME",
+        help="The second lead for --two-leads, by name (WFDB signal or CSV column); "
+        "implies --two-leads.",
+    )(f)
+    f = click.option(
+        "--two-leads",
+        is_flag=True,
+        help="Find beats on a second lead too, where the first is noisy (docs/noise.md); "
+        "the first lead is still the one classified. The second lead: a WFDB record's "
+        "other signal, a CSV's other column, an (n, 2) .npy's second column, or stdin "
+        "frames of two interleaved samples.",
+    )(f)
     f = click.option("--lead", help="Lead (WFDB signal name or CSV column); default MLII.")(f)
     f = click.option("--fs", type=float, help="Sampling rate in Hz (.csv, .npy and stdin).")(f)
     return click.argument("input_path", metavar="INPUT")(f)
@@ -102,8 +116,11 @@ def _summary(
     fs: float,
     seconds: float,
     with_probs: bool,
+    leads: tuple[str, ...] = (),
 ) -> str:
     lines = [f"{name}: {seconds / 60:.1f} min, {len(beats)} beats"]
+    if len(leads) == 2:
+        lines.append(f"  beats found on {leads[0]} and {leads[1]}; classified on {leads[0]}")
     if segments:
         by_reason = Counter()
         for s in segments:
@@ -133,9 +150,10 @@ def _summary(
     return "\n".join(lines) + "\n"
 
 
-def _write(fmt, out_dir, name, ext, beats, segments, fs, seconds, with_probs):
+def _write(opts, name, beats, segments, fs, seconds, with_probs, leads):
+    fmt, out_dir, ext = opts["fmt"], opts["out_dir"], opts["ann_ext"]
     if fmt == "summary":
-        click.echo(_summary(name, beats, segments, fs, seconds, with_probs), nl=False)
+        click.echo(_summary(name, beats, segments, fs, seconds, with_probs, leads), nl=False)
         return
     if fmt == "wfdb":
         marks = []  # (sample, order, symbol, subtype, note): a "clean again" mark sorts first
@@ -159,6 +177,7 @@ def _write(fmt, out_dir, name, ext, beats, segments, fs, seconds, with_probs):
         body = {
             "record": name,
             "fs": fs,
+            "leads": list(leads),
             "beats": [_beat_json(b, with_probs) for b in beats],
             "unreadable": [s.as_dict(fs) for s in segments],
         }
@@ -171,40 +190,44 @@ def _write(fmt, out_dir, name, ext, beats, segments, fs, seconds, with_probs):
         click.echo(text, nl=False)
 
 
-def _run(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads, with_probs):
+def _run(input_path, opts: dict, model, threads, with_probs):
+    fmt, out_dir = opts["fmt"], opts["out_dir"]
     if fmt == "wfdb" and not out_dir:
         raise InputError("--format wfdb writes DIR/<record>.<ann-ext>: give --out-dir DIR")
+    two_leads = opts["two_leads"] or opts["second_lead"] is not None
     classifier = Classifier(model, threads) if with_probs else _NoModel()
     if input_path == "-":
-        _run_stream(fs, dtype, fmt, out_dir, ann_ext, classifier, with_probs)
+        if opts["lead"] or opts["second_lead"]:
+            raise InputError("--lead/--second-lead name leads of a file; stdin has no names")
+        _run_stream(opts, two_leads, classifier, with_probs)
         return
-    signal = read_signal(input_path, fs, lead)
+    signal = read_signal(input_path, opts["fs"], opts["lead"], two_leads, opts["second_lead"])
     n = signal.samples.size
     if n < WINDOW / FS * signal.fs:
         raise InputError(
             f"{input_path}: {n} samples ({n / signal.fs:.2f} s) is shorter than one beat window "
             f"({WINDOW / FS:.2f} s); nothing to classify"
         )
-    stream = StreamClassifier(signal.fs, classifier=classifier)
-    beats = stream.push(signal.samples) + stream.flush()
+    stream = StreamClassifier(signal.fs, classifier=classifier, leads=1 + two_leads)
+    beats = stream.push(signal.stacked()) + stream.flush()
     _write(
-        fmt,
-        out_dir,
+        opts,
         signal.name,
-        ann_ext,
         beats,
         stream.take_segments(),
         signal.fs,
-        signal.samples.size / signal.fs,
+        n / signal.fs,
         with_probs,
+        signal.leads,
     )
 
 
-def _run_stream(fs, dtype, fmt, out_dir, ann_ext, classifier, with_probs):
+def _run_stream(opts: dict, two_leads: bool, classifier, with_probs):
     """Classify stdin as it arrives; csv/json lines go out as soon as a beat is final."""
-    blocks = read_stream(None, dtype, 1.0, fs)
+    fmt, out_dir, fs = opts["fmt"], opts["out_dir"], opts["fs"]
+    blocks = read_stream(None, opts["dtype"], 1.0, fs, channels=1 + two_leads)
     first = next(blocks)
-    stream = StreamClassifier(fs, classifier=classifier)
+    stream = StreamClassifier(fs, classifier=classifier, leads=1 + two_leads)
     live = fmt in ("csv", "json") and not out_dir
     if live and fmt == "csv":
         click.echo(_csv_header(with_probs))
@@ -232,7 +255,8 @@ def _run_stream(fs, dtype, fmt, out_dir, ann_ext, classifier, with_probs):
     emit(stream.flush())
     if not live:
         seconds = stream.samples / stream.fs
-        _write(fmt, out_dir, "stdin", ann_ext, kept, segments, fs, seconds, with_probs)
+        leads = ("lead 1", "lead 2") if two_leads else ("lead 1",)
+        _write(opts, "stdin", kept, segments, fs, seconds, with_probs, leads)
 
 
 class _NoModel:
@@ -250,7 +274,7 @@ class _NoModel:
     help="A .tflite model (default: the shipped int8 fusion model).",
 )
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
-def classify(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads) -> None:
+def classify(input_path, model, threads, **opts) -> None:
     """Detect and classify every heartbeat of an ECG (AAMI classes N S V F Q).
 
     \b
@@ -272,18 +296,20 @@ def classify(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads)
       edge-ecg classify ../shared/data/mitdb/208 --format wfdb --out-dir out/
       edge-ecg classify ecg.npy --fs 250 --format csv
       cat raw.bin | edge-ecg classify - --fs 360 --dtype int16 --format csv
+      edge-ecg classify ../shared/data/nstdb/118e06 --two-leads
     """
-    _run(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, model, threads, with_probs=True)
+    _run(input_path, opts, model, threads, with_probs=True)
 
 
 @click.command()
 @_input_options
-def detect(input_path, fs, lead, dtype, fmt, out_dir, ann_ext) -> None:
+def detect(input_path, **opts) -> None:
     """Find the R-peaks of an ECG (no classification; WFDB output uses symbol N).
 
     \b
     Examples:
       edge-ecg detect ../shared/data/mitdb/105 --format wfdb --out-dir out/
       edge-ecg detect ecg.csv --fs 500 --lead II --format json
+      edge-ecg detect ecg.csv --fs 500 --lead II --second-lead V1 --format json
     """
-    _run(input_path, fs, lead, dtype, fmt, out_dir, ann_ext, None, 1, with_probs=False)
+    _run(input_path, opts, None, 1, with_probs=False)

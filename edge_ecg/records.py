@@ -118,16 +118,25 @@ def read_record(
     )
 
 
-def read_second_lead(path: str | os.PathLike[str], rec: Record) -> Record:
-    """The record's other lead (its first signal that is not ``rec.lead``), carrying ``rec``'s
-    reference beats: both leads see the same heartbeats (for ``edge_ecg.leads``)."""
+def read_second_lead(path: str | os.PathLike[str], rec: Record, lead: str | None = None) -> Record:
+    """The record's lead ``lead`` (default: its first signal that is not ``rec.lead``), carrying
+    ``rec``'s reference beats: both leads see the same heartbeats (for ``edge_ecg.leads``)."""
     path = Path(path)
     names = [n for n in _wfdb().rdheader(str(path)).sig_name if n != rec.lead]
+    if lead == rec.lead:
+        raise InputError(
+            f"record {rec.name}: --second-lead {lead} is the lead classified (--lead); name another"
+        )
+    if lead is not None and lead not in names:
+        raise InputError(
+            f"record {rec.name}: no lead {lead!r} for --second-lead; its other leads: "
+            f"{', '.join(names) or 'none'}"
+        )
     if not names:
         raise InputError(
             f"record {rec.name}: lead {rec.lead} is its only lead; two-lead detection needs two"
         )
-    other = read_record(path, lead=names[0], annotator=None)
+    other = read_record(path, lead=lead or names[0], annotator=None)
     return replace(rec, lead=other.lead, units=other.units, signal=other.signal)
 
 

@@ -26,13 +26,23 @@ def _threads(value: str) -> list[int]:
     return threads
 
 
-def _record_signal(data_dir, record: str, tmp: Path) -> tuple[Path, float, str]:
-    """A whole 30-minute record as .npy, or the bundled excerpt looped to 30 minutes."""
+def _record_signal(
+    data_dir, record: str, tmp: Path, two_leads: bool = False
+) -> tuple[Path, float, str]:
+    """A whole 30-minute record as .npy ((n, 2) with its second lead), or the bundled excerpt
+    looped to 30 minutes."""
     if data_dir is not None or record != "excerpt":
         from edge_ecg.dataset import mitdb_record
 
         rec = mitdb_record(data_dir, record)
         signal, fs, name = rec.signal, rec.fs, f"mitdb/{record}"
+        if two_leads:
+            from edge_ecg.datadir import database_dir
+            from edge_ecg.records import read_second_lead
+
+            other = read_second_lead(Path(database_dir(data_dir, "mitdb")) / record, rec)
+            signal = np.column_stack([signal, other.signal])
+            name += f" ({rec.lead} + {other.lead})"
     else:
         from edge_ecg.demo import load_excerpt
 
@@ -82,6 +92,12 @@ def _record_signal(data_dir, record: str, tmp: Path) -> tuple[Path, float, str]:
     type=click.Path(exists=True, dir_okay=False),
     help="Print the ratios between two result files (A.json B.json) and exit.",
 )
+@click.option(
+    "--two-leads",
+    is_flag=True,
+    help="Also time the end-to-end run with the record's second lead helping find beats "
+    "(two-lead detection; needs --data-dir).",
+)
 @json_option("the results")
 @click.option(
     "--md",
@@ -89,7 +105,9 @@ def _record_signal(data_dir, record: str, tmp: Path) -> tuple[Path, float, str]:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Write a Markdown table of the results.",
 )
-def bench(models, threads_text, duration, data_dir, record, compare, json_path, md_path) -> None:
+def bench(
+    models, threads_text, duration, data_dir, record, two_leads, compare, json_path, md_path
+) -> None:
     """Benchmark beat classifiers on this device, with portable JSON and Markdown results.
 
     \b
@@ -110,6 +128,9 @@ def bench(models, threads_text, duration, data_dir, record, compare, json_path, 
         click.echo(compare_markdown(a, b, *compare))
         return
     from edge_ecg.models import DEFAULT_MODEL
+
+    if two_leads and data_dir is None:
+        raise InputError("--two-leads reads a record's second lead: give --data-dir")
 
     from .bench import bench_keras, bench_onnx, bench_tflite, cold_start, end_to_end, excerpt_beats
     from .host import host_info
@@ -139,10 +160,16 @@ def bench(models, threads_text, duration, data_dir, record, compare, json_path, 
         click.echo(f"end to end: {name}", err=True)
         e2e = end_to_end(signal, fs, str(tflite) if tflite else None, name)
         start = cold_start(signal, fs, str(tflite) if tflite else None)
+        e2e_two = None
+        if two_leads:
+            both, fs, name = _record_signal(data_dir, record, Path(tmp), two_leads=True)
+            click.echo(f"end to end: {name}", err=True)
+            e2e_two = end_to_end(both, fs, str(tflite) if tflite else None, name)
     report = {
         "host": host_info(),
         "results": results,
         "end_to_end": e2e,
+        **({"end_to_end_two_leads": e2e_two} if e2e_two else {}),
         "cold_start_s": start["cold_start_s"],
         "peak_rss_mb": max(start["peak_rss_mb"], e2e["peak_rss_mb"]),
         "duration_s": duration,

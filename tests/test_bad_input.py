@@ -398,6 +398,43 @@ CASES = {
         lambda t, m: _convert_with(t, labels=np.full(50, 9)),
         "labels",
     ),
+    "--two-leads on a one-column .csv": (
+        lambda t, m: _w(
+            (
+                (t / "x.csv").write_text("\n".join(f"{v:.4f}" for v in ecg()) + "\n"),
+                ["detect", str(t / "x.csv"), "--fs", "360", "--two-leads"],
+            )
+        ),
+        "two leads need two columns",
+    ),
+    "--two-leads on a 1-D .npy": (
+        lambda t, m: (
+            ["classify", str(signal_file(t, ecg())), "--fs", "360", "--two-leads"],
+            None,
+        ),
+        "(n, 2)",
+    ),
+    "--second-lead naming no lead of the record": (
+        lambda t, m: (
+            ["detect", str(copy_record(m, t)), "--second-lead", "V1"],
+            None,
+        ),
+        "--second-lead",
+    ),
+    "--second-lead naming the classified lead": (
+        lambda t, m: (
+            ["detect", str(copy_record(m, t)), "--second-lead", "MLII"],
+            None,
+        ),
+        "--second-lead",
+    ),
+    "two-lead stdin with a partial frame at the end": (
+        lambda t, m: (
+            ["detect", "-", "--dtype", "int16", "--fs", "360", "--two-leads"],
+            np.asarray(np.repeat(ecg() * 200, 2), np.int16).tobytes() + b"\x01\x00",
+        ),
+        "partial frame",
+    ),
     "unwritable output directory": (
         lambda t, m: _w(
             (t / "ro").write_text("a file, not a dir"),

@@ -69,6 +69,28 @@ def test_bench_on_the_bundled_excerpt_writes_json_and_markdown(tmp_path, monkeyp
     assert "fusion-int8-floatio.tflite" in out and "1.00" in out
 
 
+@pytest.mark.slow
+@pytest.mark.data
+def test_bench_two_leads_times_the_same_record_with_its_second_lead(
+    tmp_path, data_dir, monkeypatch
+):
+    code, _, err = invoke(
+        "bench", "--duration", "0.05", "--data-dir", data_dir, "--record", "119", "--two-leads",
+        "--json", tmp_path / "b.json", "--md", tmp_path / "b.md",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "b.json").read_text())
+    check_schema(report)
+    one, two = report["end_to_end"], report["end_to_end_two_leads"]
+    assert one["record"] == "mitdb/119" and two["record"] == "mitdb/119 (MLII + V1)"
+    assert two["ecg_seconds"] == one["ecg_seconds"] and two["seconds"] > 0
+    assert abs(two["beats"] - one["beats"]) <= 5  # a clean record: the same beats, near enough
+    assert "With two-lead detection" in (tmp_path / "b.md").read_text()
+    monkeypatch.delenv("EDGE_ECG_DATA", raising=False)
+    code, _, err = invoke("bench", "--two-leads", "--json", tmp_path / "c.json")
+    assert code == 2 and "--data-dir" in err and not (tmp_path / "c.json").exists()
+
+
 def test_bench_refuses_a_model_of_another_kind(tmp_path):
     bad = tmp_path / "m.pt"
     bad.write_bytes(b"x")

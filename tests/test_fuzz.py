@@ -122,20 +122,27 @@ def test_damaged_hea_or_dat_gives_only_documented_errors(which, cut, junk, flip_
 
 
 @FUZZ
-@given(data=st.binary(max_size=20_000), dtype=st.sampled_from(["int16", "float32"]))
-def test_random_bytes_on_the_stream(data, dtype):
+@given(
+    data=st.binary(max_size=20_000),
+    dtype=st.sampled_from(["int16", "float32"]),
+    channels=st.sampled_from([1, 2]),
+)
+def test_random_bytes_on_the_stream(data, dtype, channels):
     try:
-        for block in read_stream(io.BytesIO(data), dtype, 0.5, 360.0):
+        for block in read_stream(io.BytesIO(data), dtype, 0.5, 360.0, channels=channels):
             assert np.all(np.isfinite(block))
+            assert block.shape[1:] == (() if channels == 1 else (2,))
     except EdgeEcgError:
         pass
 
 
 @settings(max_examples=max(1, EXAMPLES // 4), deadline=None)
-@given(data=st.binary(min_size=0, max_size=30_000))
-def test_random_bytes_into_classify_on_stdin(data):
+@given(data=st.binary(min_size=0, max_size=30_000), leads=st.sampled_from([[], ["--two-leads"]]))
+def test_random_bytes_into_classify_on_stdin(data, leads):
     r = CliRunner().invoke(
-        cli, ["classify", "-", "--fs", "360", "--dtype", "int16", "--format", "csv"], input=data
+        cli,
+        ["classify", "-", "--fs", "360", "--dtype", "int16", "--format", "csv", *leads],
+        input=data,
     )
     assert r.exit_code in (0, 2), (r.exit_code, r.output)
     assert "Traceback" not in r.output

@@ -111,3 +111,51 @@ def test_a_one_lead_record_has_no_second_lead(tmp_path):
     rec = read_record(tmp_path / "one", annotator=None)
     with pytest.raises(InputError, match="record one: lead MLII is its only lead"):
         read_second_lead(tmp_path / "one", rec)
+
+
+def _cli(*args, input=None) -> str:
+    from click.testing import CliRunner
+
+    from edge_ecg.cli import cli
+
+    r = CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def test_cli_two_leads_read_alike_from_npy_csv_and_stdin(tmp_path):
+    """The same two leads as an (n, 2) .npy, a two-column .csv and interleaved stdin frames
+    give the same beats, and those of the Python API; one lead gives others."""
+    first, other, _ = _two_leads(seconds=60, seed=6)
+    both = np.column_stack([first, other]).astype(np.float32)
+    np.save(tmp_path / "x.npy", both)
+    rows = "\n".join(f"{a!r},{b!r}" for a, b in both.tolist())
+    (tmp_path / "x.csv").write_text("MLII,V1\n" + rows + "\n")
+    args = ["--fs", FS, "--format", "csv"]
+    from_npy = _cli("classify", tmp_path / "x.npy", "--two-leads", *args)
+    from_csv = _cli("classify", tmp_path / "x.csv", "--second-lead", "V1", *args)
+    live = _cli("classify", "-", "--dtype", "float32", "--two-leads", *args,
+                input=both.astype("<f4").tobytes())  # fmt: skip
+    assert from_npy == from_csv == live
+    api = classify_record(both[:, 0], FS, second=both[:, 1])
+    got = [r.split(",")[:3] for r in from_npy.splitlines()[1:]]
+    assert got == [[str(b.sample), f"{b.time:.4f}", b.label] for b in api]
+    one = _cli("classify", tmp_path / "x.csv", *args)  # MLII alone
+    assert one != from_csv
+
+
+@pytest.mark.data
+def test_cli_two_leads_on_a_wfdb_record(data_dir):
+    """`--two-leads` takes the record's other lead (V1 in NSTDB) and reports which."""
+    import json
+
+    path = data_dir / "nstdb" / "118e06"
+    body = json.loads(_cli("detect", path, "--two-leads", "--format", "json"))
+    assert body["leads"] == ["MLII", "V1"]
+    named = json.loads(_cli("detect", path, "--second-lead", "V1", "--format", "json"))
+    assert named == body
+    first = read_record(path)
+    api = classify_record(first.signal, first.fs, second=read_second_lead(path, first).signal)
+    assert [b["sample"] for b in body["beats"]] == [b.sample for b in api]
+    alone = json.loads(_cli("detect", path, "--format", "json"))
+    assert alone["leads"] == ["MLII"] and len(alone["beats"]) > len(body["beats"])

@@ -30,9 +30,15 @@ from edge_ecg.options import data_dir_option, json_option, progress
     help="Find the beats with edge-ecg's own R-peak detector instead of the reference "
     "annotations, as the device does; adds a 'detection' block.",
 )
+@click.option(
+    "--two-leads",
+    is_flag=True,
+    help="With --end-to-end: the detector reads each record's second lead too (as "
+    "'edge-ecg classify --two-leads' does); classification stays on MLII.",
+)
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
 @json_option("the metrics (evaluate layout)")
-def evaluate(model_path, data_dir, split, end_to_end, threads, json_path) -> None:
+def evaluate(model_path, data_dir, split, end_to_end, two_leads, threads, json_path) -> None:
     """Score a model on MIT-BIH with the ANSI/AAMI EC57 metrics.
 
     \b
@@ -50,14 +56,19 @@ def evaluate(model_path, data_dir, split, end_to_end, threads, json_path) -> Non
       edge-ecg evaluate --data-dir ../shared/data --split DS2 --json out.json
       edge-ecg evaluate --model runs/fusion-s0/model.keras --json -
       edge-ecg evaluate --end-to-end --split DS2 --json e2e.json
+      edge-ecg evaluate --end-to-end --two-leads --split DS2 --json e2e-two-leads.json
     """
+    from edge_ecg.errors import InputError
     from edge_ecg.models import load_model
+
+    if two_leads and not end_to_end:
+        raise InputError("--two-leads helps the detector: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads)
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 
-        result = evaluate_end_to_end(model, data_dir, split.upper(), progress)
+        result = evaluate_end_to_end(model, data_dir, split.upper(), progress, two_leads=two_leads)
     else:
         from .beatset import load_beats
 

@@ -13,9 +13,11 @@ import os
 import numpy as np
 
 from edge_ecg.classify import classify_record
+from edge_ecg.datadir import database_dir
 from edge_ecg.dataset import Progress, mitdb_record
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.models import BeatModel
+from edge_ecg.records import read_second_lead
 from edge_ecg.scoring import match_beats
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import split_records
@@ -37,8 +39,10 @@ def evaluate_end_to_end(
     split: str,
     progress: Progress | None = None,
     lead: str = "MLII",
+    two_leads: bool = False,
 ) -> dict:
-    """Evaluate-layout metrics over matched beats, plus a ``detection`` block."""
+    """Evaluate-layout metrics over matched beats, plus a ``detection`` block; with
+    ``two_leads`` the detector also reads each record's other lead (``edge_ecg.leads``)."""
     names = split_records(split)
     labels, preds, records = [], [], []
     missed_by_class = np.zeros(len(CLASSES), dtype=np.int64)
@@ -46,7 +50,10 @@ def evaluate_end_to_end(
     total = {"tp": 0, "fn": 0, "fp": 0}
     for name in progress(names, f"{split} records") if progress else names:
         record = mitdb_record(data_dir, name, lead)
-        beats = classify_record(record.signal, record.fs, model)
+        second = None
+        if two_leads:
+            second = read_second_lead(database_dir(data_dir, "mitdb") / name, record).signal
+        beats = classify_record(record.signal, record.fs, model, second=second)
         found = np.array([b.sample for b in beats], dtype=np.int64)
         ref_idx, test_idx, missed, extra = match_beats(record.beat_samples, found, record.fs)
         ref_idx, test_idx = np.asarray(ref_idx, int), np.asarray(test_idx, int)
@@ -66,6 +73,7 @@ def evaluate_end_to_end(
     result["detection"] = {
         **_rates(**total),
         "window_s": 0.15,
+        "leads": 2 if two_leads else 1,
         "missed_by_class": dict(zip(CLASSES, missed_by_class.tolist(), strict=True)),
         "records": per_record,
     }

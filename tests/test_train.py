@@ -263,3 +263,35 @@ def test_augment_without_motion_draws_what_it_always_drew():
     assert np.array_equal(got, expected)
     moved = augment(windows, np.random.default_rng(7), 0.1, 0.02, motion=0.15)
     assert not np.array_equal(moved, expected)
+
+
+def _beats_at(samples_by_record: dict[str, np.ndarray]):
+    from train.beatset import BeatSet
+
+    samples = np.concatenate(list(samples_by_record.values())).astype(np.int64)
+    records = np.concatenate([[r] * len(s) for r, s in samples_by_record.items()])
+    n = samples.size
+    return BeatSet(np.zeros((n, 1, 1)), np.zeros((n, 1)), np.zeros(n, np.int64), records,
+                   samples, {})  # fmt: skip
+
+
+def test_rhythm_features_tell_fibrillation_from_sinus_rhythm_causally():
+    """Regular RR reads 0; irregular RR (as in atrial fibrillation) reads high; an isolated
+    premature beat barely moves the medians; a beat's features never see a later beat."""
+    from train.rhythm import MITDB_FS, rhythm_features
+
+    rng = np.random.default_rng(0)
+    regular = np.cumsum(np.full(60, 0.8 * MITDB_FS))
+    ectopic = regular.copy()
+    ectopic[40] -= 0.3 * MITDB_FS  # one premature beat
+    irregular = np.cumsum(rng.uniform(0.4, 1.2, 60) * MITDB_FS)
+    beats = _beats_at({"a": regular, "b": ectopic, "c": irregular})
+    f = rhythm_features(beats)
+    a, b, c = f[:60], f[60:120], f[120:]
+    assert np.all(a == 0)
+    assert np.all(b[35:, :3] < 0.01)  # medians shrug off one ectopic beat
+    assert b[41, 3] > 0 and np.all(c[40:, :3] > 0.1) and np.all(c[40:, 3] > 0.5)
+    assert np.all(f[[0, 60, 120]] == 0)  # no history yet
+    # causal: moving the last beat changes no earlier beat's features
+    later = _beats_at({"c": np.concatenate([irregular[:-1], [irregular[-1] + 500]])})
+    assert np.array_equal(rhythm_features(later)[:-1], c[:-1])

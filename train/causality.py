@@ -21,27 +21,21 @@ one in all three (the cached windows are already divided by it).
 
 from __future__ import annotations
 
-import time
-
 import click
 import numpy as np
 
 from edge_ecg.atomic import write_json, write_text
 from edge_ecg.beats import CLIP, MAX_RATIO
-from edge_ecg.metrics import headline_figures
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES
-from edge_ecg.splits import DS1
 
-from .beatset import BeatSet, load_beats
-from .config import load_config
-from .gbt import fit_gbt, gbt_features
+from .beatset import BeatSet
+from .gbt import compare_features, gbt_features, summary_markdown
 
 MODES = ("causal", "record-to-date", "whole-record")
 #: The record-to-date median beat is recomputed every this many beats (exact per beat costs
 #: minutes for nothing: it moves slowly once a few hundred beats are in).
 REFRESH = 16
-FIELDS = ("accuracy", "macro_f1", "S_se", "S_ppv", "V_se", "V_ppv", "F_se")
 
 
 def _expanding_median(x: np.ndarray) -> np.ndarray:
@@ -84,68 +78,14 @@ def renormalise(beats: BeatSet, mode: str) -> tuple[np.ndarray, np.ndarray]:
 
 def study(data_dir, seeds: tuple[int, ...], modes: tuple[str, ...] = MODES) -> dict:
     """Train the tree per mode and seed on DS1 (rounds chosen on the DS1 hold-out), score DS2."""
-    from edge_ecg.metrics import evaluate_predictions
-
-    config = load_config(None, arch="gbt")
-    ds1 = load_beats(data_dir, "DS1", config.lead)
-    ds2 = load_beats(data_dir, "DS2", config.lead)
-    train = ds1.select([r for r in DS1 if r not in config.holdout])
-    holdout = ds1.select(config.holdout)
-    result: dict = {"seeds": list(seeds), "modes": {}}
-    with click.progressbar(length=len(modes) * len(seeds), label="trees", file=None) as bar:
-        for mode in modes:
-            x = {
-                name: gbt_features(*renormalise(bs, mode))
-                for name, bs in (("train", train), ("holdout", holdout), ("ds2", ds2))
-            }
-            runs = []
-            for seed in seeds:
-                t0 = time.perf_counter()
-                booster, rounds, _ = fit_gbt(
-                    x["train"],
-                    train.labels,
-                    x["holdout"],
-                    holdout.labels,
-                    seed,
-                    config.class_weight_power,
-                )
-                pred = booster.predict(x["ds2"], num_iteration=rounds).argmax(1)
-                metrics = evaluate_predictions(ds2.labels, pred, ds2.records)
-                s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
-                runs.append(
-                    {
-                        "seed": seed,
-                        "rounds": rounds,
-                        **headline_figures(metrics),
-                        "S_se_232": s232.get("se"),
-                        "seconds": time.perf_counter() - t0,
-                    }
-                )
-                bar.update(1)
-            stats = {f: [r[f] for r in runs if r[f] is not None] for f in (*FIELDS, "S_se_232")}
-            result["modes"][mode] = {
-                "runs": runs,
-                "mean": {f: float(np.mean(v)) if v else None for f, v in stats.items()},
-                "sd": {
-                    f: float(np.std(v, ddof=1)) if len(v) > 1 else None for f, v in stats.items()
-                },
-            }
-    return result
+    variants = {mode: (lambda bs, m=mode: gbt_features(*renormalise(bs, m))) for mode in modes}
+    return {"seeds": list(seeds), "modes": compare_features(data_dir, seeds, variants)}
 
 
 def markdown(result: dict) -> str:
-    head = ["statistics", "accuracy %", "macro-F1 %", "S Se %", "S +P %", "V Se %", "V +P %"]
-    head += ["F Se %", "S Se in 232 %"]
-    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * 8 + "|"]
-    for mode, r in result["modes"].items():
-        cells = []
-        for f in (*FIELDS, "S_se_232"):
-            m, s = r["mean"][f], r["sd"][f]
-            cells.append("–" if m is None else f"{100 * m:.2f} ± {100 * (s or 0):.2f}")
-        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-    seeds = ", ".join(map(str, result["seeds"]))
-    lines.append(f"\nmean ± sd over seeds {seeds}; DS2 reference beats; LightGBM on 46 features.")
-    return "\n".join(lines) + "\n"
+    return summary_markdown(
+        result["modes"], "statistics", result["seeds"], "LightGBM on 46 features"
+    )
 
 
 @click.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,13 @@ from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.spec import CLASSES, PRE, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
-from .beatset import load_beats
+from .beatset import BeatSet, load_beats
 from .config import RunConfig
 from .trainer import Log, class_weights
 
 ROUNDS = 300
+#: The figures a feature study reports, per seed and as mean and sd.
+FIELDS = ("accuracy", "macro_f1", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "S_se_232")
 
 
 def gbt_features(windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
@@ -130,3 +133,88 @@ def train_gbt_run(
     write_json(out / "metrics.json", metrics)
     log(f"gbt: {best_rounds} rounds, DS2 accuracy {metrics['accuracy']:.4f}")
     return metrics
+
+
+def compare_features(
+    data_dir,
+    seeds: tuple[int, ...],
+    variants: dict[str, Callable[[BeatSet], np.ndarray]],
+    extra: Callable[[dict], dict] | None = None,
+) -> dict:
+    """The tree on each variant of the features (a function of the beat set), per seed: DS1
+    training beats, rounds chosen on the DS1 hold-out, DS2 scored. Per variant: its runs and
+    the mean and sd over seeds of ``FIELDS``, the hold-out macro-F1 and what ``extra`` makes
+    of the DS2 metrics."""
+    import click
+
+    from edge_ecg.metrics import headline_figures
+
+    from .config import load_config
+
+    config = load_config(None, arch="gbt")
+    ds1 = load_beats(data_dir, "DS1", config.lead)
+    ds2 = load_beats(data_dir, "DS2", config.lead)
+    train = ds1.select([r for r in DS1 if r not in config.holdout])
+    holdout = ds1.select(config.holdout)
+    out: dict = {}
+    with click.progressbar(length=len(variants) * len(seeds), label="trees", file=None) as bar:
+        for name, features in variants.items():
+            x = [features(bs) for bs in (train, holdout, ds2)]
+            runs = []
+            for seed in seeds:
+                t0 = time.perf_counter()
+                booster, rounds, holdout_f1 = fit_gbt(
+                    x[0], train.labels, x[1], holdout.labels, seed, config.class_weight_power
+                )
+                pred = booster.predict(x[2], num_iteration=rounds).argmax(1)
+                metrics = evaluate_predictions(ds2.labels, pred, ds2.records)
+                s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
+                runs.append(
+                    {
+                        "seed": seed,
+                        "rounds": rounds,
+                        "holdout_macro_f1": holdout_f1,
+                        **headline_figures(metrics),
+                        "S_se_232": s232.get("se"),
+                        **(extra(metrics) if extra else {}),
+                        "seconds": time.perf_counter() - t0,
+                    }
+                )
+                bar.update(1)
+            keys = [k for k in runs[0] if k not in ("seed", "rounds", "seconds")]
+            stats = {f: [r[f] for r in runs if r[f] is not None] for f in keys}
+            out[name] = {
+                "runs": runs,
+                "mean": {f: float(np.mean(v)) if v else None for f, v in stats.items()},
+                "sd": {
+                    f: float(np.std(v, ddof=1)) if len(v) > 1 else None for f, v in stats.items()
+                },
+            }
+    return out
+
+
+def summary_markdown(
+    summaries: dict,
+    first: str,
+    seeds,
+    model: str = "LightGBM",
+    extra: dict[str, tuple[str, float]] | None = None,
+) -> str:
+    """A table of ``compare_features`` results, one row per variant; ``extra`` adds columns
+    {title: (field, scale)} after the standard ones."""
+    head = [first, "accuracy %", "macro-F1 %", "S Se %", "S +P %", "V Se %", "V +P %"]
+    head += ["F Se %", "S Se in 232 %", *(extra or {})]
+    columns = [(f, 100.0) for f in FIELDS] + list((extra or {}).values())
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * len(columns) + "|"]
+    for name, r in summaries.items():
+        cells = []
+        for f, scale in columns:
+            m, s = r["mean"][f], r["sd"][f]
+            digits = 2 if scale == 100.0 else 0
+            cells.append(
+                "–" if m is None else f"{scale * m:.{digits}f} ± {scale * (s or 0):.{digits}f}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    seeds = ", ".join(map(str, seeds))
+    lines.append(f"\nmean ± sd over seeds {seeds}; DS2 reference beats; {model}.")
+    return "\n".join(lines) + "\n"

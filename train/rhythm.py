@@ -1,0 +1,133 @@
+"""Would rhythm context stop atrial fibrillation's normal beats from being called S?
+
+Most of the shipped model's false S beats on DS2 (1,278 of 1,479) are normal beats of the
+records with atrial fibrillation or flutter (202, 210, 219, 222): there every RR interval is
+irregular, so a short one looks premature. The RR features describe one beat against running
+averages; none says how irregular the rhythm around it is. This study adds four causal rhythm
+features, computed from the R-peak times before each beat, and trains the tree with and
+without them, several seeds, DS1 -> DS2:
+
+- ``irregularity_8/16/32``: median absolute difference of successive RR intervals over the
+  last 8, 16 or 32 intervals, over their median (regular rhythm ~0, fibrillation ~0.1-0.3; the
+  median ignores a few ectopic beats);
+- ``jumps_32``: share of those 31 successive differences above 10 % of the median RR.
+
+Intervals are clipped at ``MAX_RR`` (3 s), as the runtime's RR history is. They are computed
+here from the beat set's R-peak samples (the reference beats); the runtime does not compute them
+(yet): a model trained with them could not run on the device.
+
+    python -m train.rhythm --data-dir ../shared/data --json docs/results/rhythm.json \\
+        --md docs/results/rhythm.md
+"""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from edge_ecg.atomic import write_json, write_text
+from edge_ecg.beats import MAX_RR
+from edge_ecg.options import data_dir_option, json_option
+from edge_ecg.spec import CLASSES
+
+from .beatset import BeatSet
+from .gbt import compare_features, gbt_features, summary_markdown
+
+RHYTHM_FEATURES = ("irregularity_8", "irregularity_16", "irregularity_32", "jumps_32")
+#: DS2 records with atrial fibrillation or flutter, where the false S beats are.
+AF_RECORDS = ("202", "210", "219", "222")
+#: A successive RR difference above this share of the median RR counts as a jump.
+JUMP = 0.1
+#: Every MIT-BIH record is sampled at 360 Hz (beat sets hold input samples).
+MITDB_FS = 360.0
+
+
+def rhythm_features(beats: BeatSet) -> np.ndarray:
+    """(n, 4) ``RHYTHM_FEATURES`` of every beat, from the RR intervals up to it (causal)."""
+    out = np.zeros((len(beats), len(RHYTHM_FEATURES)), dtype=np.float32)
+    for record in np.unique(beats.records):
+        idx = np.flatnonzero(beats.records == record)
+        idx = idx[np.argsort(beats.samples[idx], kind="stable")]
+        # Row j: beat j's pre-RR (last) and the 31 before it; NaN before the record's first beat.
+        pre = np.minimum(np.diff(beats.samples[idx]) / MITDB_FS, MAX_RR)
+        rr = np.concatenate([np.full(32, np.nan), pre])
+        history = sliding_window_view(rr, 32)[: idx.size]
+        for k, m in enumerate((8, 16, 32)):
+            out[idx, k] = _irregularity(history[:, -m:])
+        out[idx, 3] = _jumps(history)
+    return out
+
+
+def _rows(rr: np.ndarray) -> np.ndarray:
+    """Rows with at least three known intervals (two successive differences)."""
+    return np.isfinite(rr).sum(1) >= 3
+
+
+def _irregularity(rr: np.ndarray) -> np.ndarray:
+    """Median |successive difference| over median RR, per row (0 with too little history)."""
+    out, ok = np.zeros(rr.shape[0]), _rows(rr)
+    out[ok] = np.nanmedian(np.abs(np.diff(rr[ok], axis=1)), 1) / np.nanmedian(rr[ok], 1)
+    return out
+
+
+def _jumps(rr: np.ndarray) -> np.ndarray:
+    """Share of successive differences above ``JUMP`` times the median RR, per row."""
+    out, ok = np.zeros(rr.shape[0]), _rows(rr)
+    steps = np.abs(np.diff(rr[ok], axis=1))
+    big = steps > JUMP * np.nanmedian(rr[ok], 1, keepdims=True)
+    out[ok] = big.sum(1) / np.isfinite(steps).sum(1)
+    return out
+
+
+def study(data_dir, seeds: tuple[int, ...]) -> dict:
+    """The tree with the ablation's 46 features, and with the 4 rhythm features added."""
+    variants = {
+        "46 features (the ablation's)": gbt_features_of,
+        "+ 4 rhythm features": lambda bs: np.concatenate(
+            [gbt_features_of(bs), rhythm_features(bs)], 1
+        ),
+    }
+    summaries = compare_features(data_dir, seeds, variants, extra=_false_s)
+    return {"seeds": list(seeds), "features": summaries}
+
+
+def _false_s(metrics: dict) -> dict:
+    """N beats called S, in the fibrillation records and in all of DS2."""
+    records = metrics["records"]
+    in_af = sum(records[r]["confusion"][0][1] for r in AF_RECORDS if r in records)
+    return {"N_as_S_af": in_af, "N_as_S": metrics["confusion"][0][1]}
+
+
+#: Extra columns of the table: hold-out macro-F1 (the selection figure) and the false S beats.
+COLUMNS = {
+    "hold-out macro-F1 %": ("holdout_macro_f1", 100.0),
+    "N called S (all DS2)": ("N_as_S", 1.0),
+    "in AF records": ("N_as_S_af", 1.0),
+}
+
+
+def gbt_features_of(beats: BeatSet) -> np.ndarray:
+    return gbt_features(beats.windows, beats.rr)
+
+
+@click.command()
+@data_dir_option
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+@json_option("the per-seed and summary figures")
+@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
+def main(data_dir, seeds: str, json_path: str | None, md_path: str | None) -> None:
+    """Rhythm features for the tree, with and without (see the module docstring)."""
+    result = study(data_dir, tuple(int(s) for s in seeds.split(",")))
+    result["labels"] = list(CLASSES)
+    result["rhythm_features"] = list(RHYTHM_FEATURES)
+    if json_path:
+        write_json(json_path, result)
+    text = summary_markdown(result["features"], "features", result["seeds"], extra=COLUMNS)
+    if md_path:
+        write_text(md_path, text)
+    click.echo(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ from .beats import Beat, BeatFeaturizer, extract_beats
 from .classify import ClassifiedBeat, Classifier, StreamClassifier, classify_record
 from .detect import PeakDetector, detect_peaks
 from .errors import DataError, EdgeEcgError, InputError, ModelError, OutputError
+from .leads import TwoLeadDetector, detect_peaks_two_leads
 from .preprocess import Cleaner, clean
 from .quality import QualityMonitor
 from .spec import CLASSES, FS
@@ -27,8 +28,10 @@ __all__ = [
     "PeakDetector",
     "QualityMonitor",
     "StreamClassifier",
+    "TwoLeadDetector",
     "classify_record",
     "clean",
     "detect_peaks",
+    "detect_peaks_two_leads",
     "extract_beats",
 ]

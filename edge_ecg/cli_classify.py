@@ -197,8 +197,11 @@ def _run(input_path, opts: dict, model, threads, with_probs):
     two_leads = opts["two_leads"] or opts["second_lead"] is not None
     classifier = Classifier(model, threads) if with_probs else _NoModel()
     if input_path == "-":
-        if opts["lead"] or opts["second_lead"]:
-            raise InputError("--lead/--second-lead name leads of a file; stdin has no names")
+        if opts["second_lead"]:
+            raise InputError(
+                "--second-lead names a lead of a file; stdin has no names: use --two-leads "
+                "(frames of two interleaved samples)"
+            )
         _run_stream(opts, two_leads, classifier, with_probs)
         return
     signal = read_signal(input_path, opts["fs"], opts["lead"], two_leads, opts["second_lead"])

@@ -185,6 +185,11 @@ def _csv_columns(
         first = header.index("MLII")
     elif two_leads and width == 2:
         first = 0
+    elif header is None:
+        raise InputError(
+            f"{path}: {width} unnamed columns; add a header row naming the leads, then choose "
+            "one with --lead"
+        )
     else:
         raise InputError(f"{path}: {width} columns; choose one with --lead (columns: {header})")
     if not two_leads:

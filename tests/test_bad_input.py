@@ -435,6 +435,13 @@ CASES = {
         ),
         "partial frame",
     ),
+    "--second-lead on stdin (no lead names there)": (
+        lambda t, m: (
+            ["detect", "-", "--dtype", "int16", "--fs", "360", "--second-lead", "V1"],
+            b"\x00\x01" * 100,
+        ),
+        "--second-lead",
+    ),
     "unwritable output directory": (
         lambda t, m: _w(
             (t / "ro").write_text("a file, not a dir"),

@@ -22,6 +22,20 @@ def test_csv_single_column_and_named_columns(tmp_path):
         read_signal(two, fs=250)
     with pytest.raises(InputError, match="no column named 'MLII'"):
         read_signal(two, fs=250, lead="MLII")
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("1,2\n3,4\n")
+    with pytest.raises(InputError, match="2 unnamed columns; add a header row"):
+        read_signal(unnamed, fs=250)
+    # two leads: the other column of two, or the one named; never the classified one twice
+    both = read_signal(unnamed, fs=250, two_leads=True)
+    assert both.samples.tolist() == [1, 3] and both.second.tolist() == [2, 4]
+    assert both.leads == ("column 1", "column 2")
+    named = read_signal(two, fs=250, lead="II", second_lead="V1")
+    assert named.second.tolist() == [2, 3] and named.leads == ("II", "V1")
+    with pytest.raises(InputError, match="name the second with --second-lead"):
+        read_signal(two, fs=250, lead="II", two_leads=True)
+    with pytest.raises(InputError, match="names the lead classified"):
+        read_signal(two, fs=250, lead="II", second_lead="II")
 
 
 @pytest.mark.parametrize(

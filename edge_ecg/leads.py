@@ -7,10 +7,14 @@ signal level, ``PeakDetector.noise_ratio``) says how noisy that lead is at each 
 found by both leads (within ``PAIR``, EC57's matching window) is kept at the primary lead's
 R-peak. A beat only one lead found is decided by the leads' noise ratios there: the primary
 lead is trusted unless it is noisy (ratio above ``SWITCH_RATIO``) and the second lead is
-cleaner; then the second is.
+cleaner; then the second is. A lead that fell silent (flat, off or saturated: no noise to
+raise its ratio) is caught another way: a beat only the second lead found is also kept when the
+primary lead has found no beat for ``SILENT`` seconds before it.
 
 ``SWITCH_RATIO`` is about the 99th percentile of the primary (MLII) lead's ratio over all 48
 clean MIT-BIH records, so on clean signal the primary lead decides alone, as with one lead.
+``SILENT`` is 2 s, a heart rate of 30 bpm: a primary lead that finds beats leaves no gap that
+long outside true pauses, and in a true pause the second lead finds nothing either.
 
 Decisions wait until both detectors have passed a beat by ``REFRACTORY``, and use only what
 both had decided by then, so the peaks are the same whatever the block sizes.
@@ -31,6 +35,8 @@ from .spec import FS
 SWITCH_RATIO = 0.4
 #: Beats of the two leads this close (s) are the same beat (EC57's matching window).
 PAIR = round(0.15 * FS)
+#: The primary lead counts as silent when it found no beat for this long (samples).
+SILENT = round(2.0 * FS)
 
 
 class TwoLeadDetector:
@@ -47,6 +53,8 @@ class TwoLeadDetector:
         self.leads = (PeakDetector(start, history=True), PeakDetector(start, history=True))
         self._peaks: tuple[list[int], list[int]] = ([], [])  # undecided, and recent context
         self._last: int | None = None  # the last beat reported
+        # The primary lead's last peak before the decided time; silence counts from the start.
+        self._last_primary = int(start)
         self._decided = -(10**18)  # peaks before this time are decided
         self._watermark = 0
 
@@ -77,7 +85,8 @@ class TwoLeadDetector:
             return np.empty(0, dtype=np.int64)
         new_a = a[(a >= self._decided) & (a < end)]
         new_b = b[(b >= self._decided) & (b < end)]
-        switch_a, switch_b = self._switched(new_a), self._switched(new_b)
+        switch_a = self._switched(new_a)
+        switch_b = self._switched(new_b) | self._primary_silent(new_b, a)
         keep_a = new_a[_near(new_a, b, PAIR) | ~switch_a]
         keep_b = new_b[~_near(new_b, a, PAIR) & switch_b]
         # In time order, never two beats within the refractory period (the earlier one stays).
@@ -87,6 +96,9 @@ class TwoLeadDetector:
                 out.append(t)
                 self._last = t
         self._decided = end
+        before = a[a < end]
+        if before.size:
+            self._last_primary = max(self._last_primary, int(before[-1]))
         if until is not None:
             self._watermark = max(self._watermark, until)
             # Keep the recent peaks as context for pairing the next ones, and the levels needed
@@ -98,6 +110,13 @@ class TwoLeadDetector:
                 while len(levels) > 1 and levels[1][0] < until:
                     levels.popleft()
         return np.asarray(out, dtype=np.int64)
+
+    def _primary_silent(self, times: np.ndarray, primary: np.ndarray) -> np.ndarray:
+        """Where the primary lead found no beat in the ``SILENT`` samples before."""
+        j = np.searchsorted(primary, times) - 1
+        last = np.where(j >= 0, primary[np.clip(j, 0, None)] if primary.size else 0, 0)
+        last = np.maximum(np.where(j >= 0, last, self._last_primary), self._last_primary)
+        return times - last > SILENT
 
     def _switched(self, times: np.ndarray) -> np.ndarray:
         """Where the primary lead is noisy and the second lead cleaner."""

@@ -8,7 +8,7 @@ import pytest
 from edge_ecg.classify import StreamClassifier, classify_record
 from edge_ecg.detect import detect_peaks
 from edge_ecg.errors import InputError
-from edge_ecg.leads import TwoLeadDetector, detect_peaks_two_leads
+from edge_ecg.leads import SILENT, TwoLeadDetector, detect_peaks_two_leads
 from edge_ecg.preprocess import Cleaner
 from edge_ecg.records import read_record, read_second_lead
 from edge_ecg.scoring import detection_scores
@@ -159,3 +159,24 @@ def test_cli_two_leads_on_a_wfdb_record(data_dir):
     assert [b["sample"] for b in body["beats"]] == [b.sample for b in api]
     alone = json.loads(_cli("detect", path, "--format", "json"))
     assert alone["leads"] == ["MLII"] and len(alone["beats"]) > len(body["beats"])
+
+
+@pytest.mark.parametrize("off", ["flat", "railed"])
+def test_a_silent_first_lead_hands_over_to_the_second(off):
+    """A lead that falls off (flat or railed: no noise to raise its noise ratio) finds no
+    beats; the second lead's beats are kept there, in any block size."""
+    ecg = synthetic_ecg(seconds=120, fs=FS, seed=7, noise=0.01)
+    other = 0.6 * ecg.signal + 0.01 * np.random.default_rng(8).standard_normal(ecg.signal.size)
+    first = ecg.signal.copy()
+    a, b = 30 * FS, 90 * FS
+    first[a:b] = 0.0 if off == "flat" else 4.0
+    gap = (ecg.peaks >= a) & (ecg.peaks < b)
+    alone = detect_peaks(first, FS)
+    assert np.sum((alone >= a) & (alone < b)) <= 1  # one lead: nothing in the gap but its edge
+    two = detect_peaks_two_leads(first, other, FS)
+    scores = detection_scores(ecg.peaks[gap], two[(two >= a) & (two < b)], FS)
+    # lost: only the beats of the first SILENT seconds, before the lead counts as silent (one
+    # more when the lead's fall itself looked like a beat to its detector)
+    early = np.sum((ecg.peaks >= a) & (ecg.peaks < a + SILENT)) + 1
+    assert scores["fn"] <= early and scores["tp"] >= gap.sum() - early and scores["fp"] <= 1
+    assert np.array_equal(detect_peaks_two_leads(first, other, FS, chunk=250), two)

@@ -75,8 +75,10 @@ class StreamClassifier:
     unreadable stretches themselves come from ``take_segments()``.
 
     ``leads=2``: ``push`` takes (n, 2) blocks, the lead to classify first and a second lead
-    that helps find the beats where the first is noisy (``leads.TwoLeadDetector``); quality
-    is judged on the first lead.
+    that helps find the beats where the first is noisy or silent (``leads.TwoLeadDetector``);
+    quality is judged on the first lead, the one classified. With ``find_only`` (beats found,
+    not classified: ``edge-ecg detect``) a stretch is unreadable only where both leads are, so
+    the second lead's beats come through where the first lead is off.
     """
 
     def __init__(
@@ -86,10 +88,12 @@ class StreamClassifier:
         threads: int = 1,
         classifier: Classifier | None = None,
         leads: int = 1,
+        find_only: bool = False,
     ) -> None:
         if leads not in (1, 2):
             raise InputError(f"leads: {leads}; the stream takes one lead, or two")
         self.leads = leads
+        self._judge_both = find_only and leads == 2
         self.cleaner = Cleaner(fs)
         self.fs = self.cleaner.fs
         self._second = Cleaner(fs) if leads == 2 else None
@@ -101,7 +105,7 @@ class StreamClassifier:
             self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
         )
         self.classifier = classifier or Classifier(model, threads)
-        self.quality = QualityMonitor(self.fs)
+        self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
         self.samples = 0
         # A beat is kept only if no sample of its window lies in unreadable input.
         self._pre = PRE * self.fs / FS
@@ -124,7 +128,8 @@ class StreamClassifier:
         """Add raw samples ((n,), or (n, 2) with ``leads=2``); return the beats now final."""
         samples, second = _split_leads(samples, self.leads)
         self.samples += samples.size
-        self._note(self.quality.push(samples))
+        judged = np.column_stack([samples, second]) if self._judge_both else samples
+        self._note(self.quality.push(judged))
         clean = self.cleaner.push(samples)
         if self._second is None:
             peaks = self.detector.push(clean)

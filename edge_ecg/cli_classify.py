@@ -211,7 +211,9 @@ def _run(input_path, opts: dict, model, threads, with_probs):
             f"{input_path}: {n} samples ({n / signal.fs:.2f} s) is shorter than one beat window "
             f"({WINDOW / FS:.2f} s); nothing to classify"
         )
-    stream = StreamClassifier(signal.fs, classifier=classifier, leads=1 + two_leads)
+    stream = StreamClassifier(
+        signal.fs, classifier=classifier, leads=1 + two_leads, find_only=not with_probs
+    )
     beats = stream.push(signal.stacked()) + stream.flush()
     _write(
         opts,
@@ -230,7 +232,9 @@ def _run_stream(opts: dict, two_leads: bool, classifier, with_probs):
     fmt, out_dir, fs = opts["fmt"], opts["out_dir"], opts["fs"]
     blocks = read_stream(None, opts["dtype"], 1.0, fs, channels=1 + two_leads)
     first = next(blocks)
-    stream = StreamClassifier(fs, classifier=classifier, leads=1 + two_leads)
+    stream = StreamClassifier(
+        fs, classifier=classifier, leads=1 + two_leads, find_only=not with_probs
+    )
     live = fmt in ("csv", "json") and not out_dir
     if live and fmt == "csv":
         click.echo(_csv_header(with_probs))
@@ -308,6 +312,10 @@ def classify(input_path, model, threads, **opts) -> None:
 @_input_options
 def detect(input_path, **opts) -> None:
     """Find the R-peaks of an ECG (no classification; WFDB output uses symbol N).
+
+    With --two-leads a stretch is unreadable only where both leads are: where the first
+    lead is off, flat or railed, the second lead's beats are reported (classify cannot
+    classify those, and reports the stretch instead).
 
     \b
     Examples:

@@ -52,19 +52,15 @@ def _longest_run_at(x: np.ndarray, value: float, at_least: int) -> int:
     return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
 
 
-class QualityMonitor:
-    """Streaming block-wise signal-quality verdicts for one lead at ``fs`` Hz."""
+class _LeadJudge:
+    """One lead's verdict on a block, against that lead's own recent readable blocks."""
 
     def __init__(self, fs: float) -> None:
-        self.fs = float(fs)
-        self.block = max(1, round(self.fs))
-        self._pending = np.empty(0)
-        self._start = 0  # input index of self._pending[0]
+        self.fs = fs
         self._amp: deque[float] = deque(maxlen=HISTORY)
         self._hf: deque[float] = deque(maxlen=HISTORY)
-        self._open: Segment | None = None
 
-    def _verdict(self, x: np.ndarray) -> str | None:
+    def verdict(self, x: np.ndarray) -> str | None:
         hi, lo = float(x.max()), float(x.min())
         ptp = hi - lo
         # Flat: no variation relative to the level (|median| only matters if the block is nearly
@@ -86,17 +82,44 @@ class QualityMonitor:
         self._hf.append(hf)
         return None
 
+
+class QualityMonitor:
+    """Streaming block-wise signal-quality verdicts at ``fs`` Hz.
+
+    ``leads=2`` judges (n, 2) input, each lead against its own history: a block is unreadable
+    only when both leads are (its reason is the first lead's, then the second's if it differs,
+    e.g. ``flat/noisy``). That is what finding beats on two leads needs; classifying one lead
+    needs that lead readable, and judges it alone.
+    """
+
+    def __init__(self, fs: float, leads: int = 1) -> None:
+        self.fs = float(fs)
+        self.block = max(1, round(self.fs))
+        self.leads = leads
+        self._judges = [_LeadJudge(self.fs) for _ in range(leads)]
+        self._pending = np.empty((0, leads))
+        self._start = 0  # input index of self._pending[0]
+        self._open: Segment | None = None
+
+    def _verdict(self, block: np.ndarray) -> str | None:
+        reasons = [j.verdict(block[:, i]) for i, j in enumerate(self._judges)]
+        if any(r is None for r in reasons):
+            return None
+        return "/".join(dict.fromkeys(reasons))
+
     def push(self, x: np.ndarray) -> list[Segment]:
-        """Add input samples; return unreadable segments that have just closed."""
-        self._pending = np.concatenate([self._pending, np.asarray(x, dtype=np.float64)])
+        """Add input samples ((n,), or (n, 2) with ``leads=2``); return unreadable segments
+        that have just closed."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.leads)
+        self._pending = np.concatenate([self._pending, x])
         closed: list[Segment] = []
-        while self._pending.size >= self.block:
+        while len(self._pending) >= self.block:
             block, self._pending = self._pending[: self.block], self._pending[self.block :]
             closed += self._judge(block)
         return closed
 
     def _judge(self, block: np.ndarray) -> list[Segment]:
-        start, end = self._start, self._start + block.size
+        start, end = self._start, self._start + len(block)
         self._start = end
         reason = self._verdict(block)
         closed: list[Segment] = []
@@ -122,13 +145,13 @@ class QualityMonitor:
     def flush(self) -> list[Segment]:
         """Judge the last partial block and close any open segment."""
         closed: list[Segment] = []
-        if self._pending.size >= max(2, self.block // 4):
+        if len(self._pending) >= max(2, self.block // 4):
             closed += self._judge(self._pending)
-        elif self._pending.size:
-            self._start += self._pending.size
+        elif len(self._pending):
+            self._start += len(self._pending)
             if self._open is not None:
                 self._open = Segment(self._open.start, self._start, self._open.reason)
-        self._pending = np.empty(0)
+        self._pending = np.empty((0, self.leads))
         if self._open is not None:
             closed.append(self._open)
             self._open = None

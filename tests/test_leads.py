@@ -180,3 +180,38 @@ def test_a_silent_first_lead_hands_over_to_the_second(off):
     early = np.sum((ecg.peaks >= a) & (ecg.peaks < a + SILENT)) + 1
     assert scores["fn"] <= early and scores["tp"] >= gap.sum() - early and scores["fp"] <= 1
     assert np.array_equal(detect_peaks_two_leads(first, other, FS, chunk=250), two)
+
+
+def test_detect_reports_the_second_leads_beats_where_the_first_is_off(tmp_path):
+    """`detect --two-leads` finds beats on: a stretch is unreadable only where both leads are.
+    `classify --two-leads` cannot classify there, and reports the stretch instead."""
+    import json
+
+    ecg = synthetic_ecg(seconds=120, fs=FS, seed=9, noise=0.01)
+    other = 0.6 * ecg.signal + 0.01 * np.random.default_rng(10).standard_normal(ecg.signal.size)
+    first = ecg.signal.copy()
+    a, b = 40 * FS, 80 * FS
+    first[a:b] = 0.0
+    np.save(tmp_path / "off.npy", np.column_stack([first, other]))
+    args = [tmp_path / "off.npy", "--fs", FS, "--two-leads", "--format", "json"]
+    found = json.loads(_cli("detect", *args))
+    classified = json.loads(_cli("classify", *args))
+    in_gap = (ecg.peaks >= a) & (ecg.peaks < b)
+    beats = np.array([x["sample"] for x in found["beats"]])
+    assert np.sum((beats >= a) & (beats < b)) >= in_gap.sum() - 4 and not found["unreadable"]
+    assert [u["reason"] for u in classified["unreadable"]] == ["flat"]
+    kept = np.array([x["sample"] for x in classified["beats"]])
+    assert np.sum((kept >= a) & (kept < b)) == 0
+    # both leads off: unreadable for detect too
+    both = np.column_stack([first, np.where(np.arange(first.size) < a + 10 * FS, other, 0.0)])
+    np.save(tmp_path / "both.npy", both)
+    off = json.loads(_cli("detect", tmp_path / "both.npy", *args[1:]))
+    assert [u["reason"] for u in off["unreadable"]] == ["flat"]
+    # streamed in blocks, the same beats and stretches
+    stream = StreamClassifier(FS, leads=2, find_only=True)
+    both = np.column_stack([first, other])
+    got = []
+    for i in range(0, len(both), 333):
+        got += stream.push(both[i : i + 333])
+    got += stream.flush()
+    assert [g.sample for g in got] == beats.tolist() and not stream.take_segments()

@@ -160,3 +160,22 @@ def test_live_stdin_csv_flags_a_stretch_as_it_closes(record):
     ).splitlines()
     flagged = [r for r in rows if ",~," in r]
     assert len(flagged) == 1 and flagged[0].endswith(",flat")
+
+
+def test_two_lead_verdict_is_unreadable_only_where_both_leads_are():
+    from edge_ecg.quality import QualityMonitor
+
+    rng = np.random.default_rng(0)
+    fs = 100
+    x = np.sin(np.arange(40 * fs) / 7.0) + 0.05 * rng.standard_normal(40 * fs)
+    y = x.copy()
+    x[10 * fs : 20 * fs] = 0.0  # lead 1 flat, lead 2 fine
+    x[25 * fs : 30 * fs] = 0.0  # both flat
+    y[25 * fs : 30 * fs] = 0.0
+    y[32 * fs : 35 * fs] = 3.0  # lead 2 railed, lead 1 fine
+    mon = QualityMonitor(fs, leads=2)
+    segments = mon.push(np.column_stack([x, y])) + mon.flush()
+    assert [(s.start, s.end, s.reason) for s in segments] == [(25 * fs, 30 * fs, "flat")]
+    one = QualityMonitor(fs)
+    first = one.push(x) + one.flush()
+    assert [(s.start, s.end) for s in first] == [(10 * fs, 20 * fs), (25 * fs, 30 * fs)]

@@ -114,8 +114,9 @@ class TwoLeadDetector:
     def _primary_silent(self, times: np.ndarray, primary: np.ndarray) -> np.ndarray:
         """Where the primary lead found no beat in the ``SILENT`` samples before."""
         j = np.searchsorted(primary, times) - 1
-        last = np.where(j >= 0, primary[np.clip(j, 0, None)] if primary.size else 0, 0)
-        last = np.maximum(np.where(j >= 0, last, self._last_primary), self._last_primary)
+        last = np.full(times.size, self._last_primary, dtype=np.int64)
+        seen = j >= 0
+        last[seen] = np.maximum(primary[j[seen]], self._last_primary)
         return times - last > SILENT
 
     def _switched(self, times: np.ndarray) -> np.ndarray:

@@ -38,3 +38,24 @@ def test_sample_by_sample_gives_identical_beats(mitdb):
     one_by_one, _ = extract_beats(rec.signal[:n], rec.fs, peaks, chunk=1)
     assert len(whole) > 300
     _same(whole, one_by_one)
+
+
+@pytest.mark.parametrize("chunk", [1, 97, 5000])
+def test_two_lead_stream_is_byte_identical_in_any_blocks(data_dir, chunk):
+    """NSTDB 118e06 (noise on both leads from minute 5): the same beats, classes and
+    probability bytes from the two-lead stream whatever the block size, down to single
+    samples."""
+    from edge_ecg.classify import classify_record
+    from edge_ecg.records import read_second_lead
+
+    path = data_dir / "nstdb" / "118e06"
+    rec = read_record(path, annotator=None)
+    n = int(6 * 60 * rec.fs)  # the noise starts at minute 5
+    first = rec.signal[:n]
+    second = read_second_lead(path, rec).signal[:n]
+    whole = classify_record(first, rec.fs, second=second)
+    blocks = classify_record(first, rec.fs, second=second, chunk=chunk)
+    assert len(whole) > 300
+    assert [(b.sample, b.label, b.probabilities.tobytes()) for b in blocks] == [
+        (b.sample, b.label, b.probabilities.tobytes()) for b in whole
+    ]

@@ -28,30 +28,35 @@ def _threads(value: str) -> list[int]:
 
 def _record_signal(
     data_dir, record: str, tmp: Path, two_leads: bool = False
-) -> tuple[Path, float, str]:
-    """A whole 30-minute record as .npy ((n, 2) with its second lead), or the bundled excerpt
-    looped to 30 minutes."""
+) -> tuple[float, list[tuple[Path, str]]]:
+    """A whole 30-minute record as .npy, or the bundled excerpt looped to 30 minutes: its rate
+    and [(file, name)]; with ``two_leads`` also an (n, 2) file with the record's second lead,
+    read at the same time."""
     if data_dir is not None or record != "excerpt":
         from edge_ecg.dataset import mitdb_record
 
         rec = mitdb_record(data_dir, record)
         signal, fs, name = rec.signal, rec.fs, f"mitdb/{record}"
-        if two_leads:
-            from edge_ecg.datadir import database_dir
-            from edge_ecg.records import read_second_lead
-
-            other = read_second_lead(Path(database_dir(data_dir, "mitdb")) / record, rec)
-            signal = np.column_stack([signal, other.signal])
-            name += f" ({rec.lead} + {other.lead})"
     else:
         from edge_ecg.demo import load_excerpt
 
         excerpt, fs, _, _ = load_excerpt()
         signal = np.tile(excerpt, 6)
         name = "bundled excerpt (mitdb 213, 5 min) looped to 30 min"
-    path = tmp / "signal.npy"
-    np.save(path, signal.astype(np.float32))
-    return path, fs, name
+    files = [(signal, name)]
+    if two_leads:
+        from edge_ecg.datadir import database_dir
+        from edge_ecg.records import read_second_lead
+
+        other = read_second_lead(Path(database_dir(data_dir, "mitdb")) / record, rec)
+        both = np.column_stack([signal, other.signal])
+        files.append((both, f"{name} ({rec.lead} + {other.lead})"))
+    out = []
+    for i, (values, label) in enumerate(files):
+        path = tmp / f"signal{i + 1}.npy"
+        np.save(path, values.astype(np.float32))
+        out.append((path, label))
+    return fs, out
 
 
 @click.command()
@@ -156,13 +161,14 @@ def bench(
             results.append(run(p, t, beats, duration))
     tflite = next((p for p in paths if p.suffix == ".tflite"), None)
     with tempfile.TemporaryDirectory() as tmp:
-        signal, fs, name = _record_signal(data_dir, record if data_dir else "excerpt", Path(tmp))
+        source = record if data_dir else "excerpt"
+        fs, files = _record_signal(data_dir, source, Path(tmp), two_leads)
+        (signal, name), *two = files
         click.echo(f"end to end: {name}", err=True)
         e2e = end_to_end(signal, fs, str(tflite) if tflite else None, name)
         start = cold_start(signal, fs, str(tflite) if tflite else None)
         e2e_two = None
-        if two_leads:
-            both, fs, name = _record_signal(data_dir, record, Path(tmp), two_leads=True)
+        for both, name in two:
             click.echo(f"end to end: {name}", err=True)
             e2e_two = end_to_end(both, fs, str(tflite) if tflite else None, name)
     report = {

@@ -74,7 +74,8 @@ def two_leads(signal: np.ndarray, fs: float) -> np.ndarray:
     rng = np.random.default_rng(0)
     first = signal.copy()
     n = int(20 * fs)
-    band = (np.fft.rfftfreq(n, 1 / fs) < 5) | (np.fft.rfftfreq(n, 1 / fs) > 15)
+    freq = np.fft.rfftfreq(n, 1 / fs)
+    band = (freq < 5) | (freq > 15)
     for minute in (1, 2.5, 4):
         spectrum = np.fft.rfft(rng.standard_normal(n))
         spectrum[band] = 0

@@ -21,16 +21,12 @@ one in all three (the cached windows are already divided by it).
 
 from __future__ import annotations
 
-import click
 import numpy as np
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.beats import CLIP, MAX_RATIO
-from edge_ecg.options import data_dir_option, json_option
-from edge_ecg.spec import CLASSES
 
 from .beatset import BeatSet
-from .gbt import compare_features, gbt_features, summary_markdown
+from .gbt import compare_features, gbt_features, study_command, summary_markdown
 
 MODES = ("causal", "record-to-date", "whole-record")
 #: The record-to-date median beat is recomputed every this many beats (exact per beat costs
@@ -88,21 +84,11 @@ def markdown(result: dict) -> str:
     )
 
 
-@click.command()
-@data_dir_option
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@json_option("the per-seed and summary figures")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
-def main(data_dir, seeds: str, json_path: str | None, md_path: str | None) -> None:
-    """Cost of causal patient statistics, measured with the tree (see the module docstring)."""
-    result = study(data_dir, tuple(int(s) for s in seeds.split(",")))
-    result["labels"] = list(CLASSES)
-    if json_path:
-        write_json(json_path, result)
-    text = markdown(result)
-    if md_path:
-        write_text(md_path, text)
-    click.echo(text)
+main = study_command(
+    "Cost of causal patient statistics, measured with the tree (see the module docstring).",
+    study,
+    markdown,
+)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import numpy as np
 
-from edge_ecg.atomic import atomic_path, write_json
+from edge_ecg.atomic import atomic_path, write_json, write_text
 from edge_ecg.metrics import evaluate_predictions
+from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES, PRE, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
@@ -145,8 +147,6 @@ def compare_features(
     training beats, rounds chosen on the DS1 hold-out, DS2 scored. Per variant: its runs and
     the mean and sd over seeds of ``FIELDS``, the hold-out macro-F1 and what ``extra`` makes
     of the DS2 metrics."""
-    import click
-
     from edge_ecg.metrics import headline_figures
 
     from .config import load_config
@@ -218,3 +218,30 @@ def summary_markdown(
     seeds = ", ".join(map(str, seeds))
     lines.append(f"\nmean ± sd over seeds {seeds}; DS2 reference beats; {model}.")
     return "\n".join(lines) + "\n"
+
+
+def study_command(
+    doc: str, study: Callable[..., dict], markdown: Callable[[dict], str], **extra
+) -> click.Command:
+    """The command line of a tree study (``study(data_dir, seeds)``): ``--seeds``, ``--json``,
+    ``--md``; ``extra`` is written into the JSON beside the results."""
+
+    @click.command(help=doc)
+    @data_dir_option
+    @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
+    @json_option("the per-seed and summary figures")
+    @click.option(
+        "--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH."
+    )
+    def main(data_dir, seeds: str, json_path: str | None, md_path: str | None) -> None:
+        result = study(data_dir, tuple(int(s) for s in seeds.split(",")))
+        result["labels"] = list(CLASSES)
+        result.update(extra)
+        if json_path:
+            write_json(json_path, result)
+        text = markdown(result)
+        if md_path:
+            write_text(md_path, text)
+        click.echo(text)
+
+    return main

@@ -22,17 +22,13 @@ here from the beat set's R-peak samples (the reference beats); the runtime does 
 
 from __future__ import annotations
 
-import click
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.beats import MAX_RR
-from edge_ecg.options import data_dir_option, json_option
-from edge_ecg.spec import CLASSES
 
 from .beatset import BeatSet
-from .gbt import compare_features, gbt_features, summary_markdown
+from .gbt import compare_features, gbt_features, study_command, summary_markdown
 
 RHYTHM_FEATURES = ("irregularity_8", "irregularity_16", "irregularity_32", "jumps_32")
 #: DS2 records with atrial fibrillation or flutter, where the false S beats are.
@@ -111,22 +107,16 @@ def gbt_features_of(beats: BeatSet) -> np.ndarray:
     return gbt_features(beats.windows, beats.rr)
 
 
-@click.command()
-@data_dir_option
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
-@json_option("the per-seed and summary figures")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
-def main(data_dir, seeds: str, json_path: str | None, md_path: str | None) -> None:
-    """Rhythm features for the tree, with and without (see the module docstring)."""
-    result = study(data_dir, tuple(int(s) for s in seeds.split(",")))
-    result["labels"] = list(CLASSES)
-    result["rhythm_features"] = list(RHYTHM_FEATURES)
-    if json_path:
-        write_json(json_path, result)
-    text = summary_markdown(result["features"], "features", result["seeds"], extra=COLUMNS)
-    if md_path:
-        write_text(md_path, text)
-    click.echo(text)
+def markdown(result: dict) -> str:
+    return summary_markdown(result["features"], "features", result["seeds"], extra=COLUMNS)
+
+
+main = study_command(
+    "Rhythm features for the tree, with and without (see the module docstring).",
+    study,
+    markdown,
+    rhythm_features=list(RHYTHM_FEATURES),
+)
 
 
 if __name__ == "__main__":

@@ -263,6 +263,45 @@ def test_augment_without_motion_draws_what_it_always_drew():
     assert np.array_equal(got, expected)
     moved = augment(windows, np.random.default_rng(7), 0.1, 0.02, motion=0.15)
     assert not np.array_equal(moved, expected)
+    coloured = augment(windows, np.random.default_rng(7), 0.1, 0.02, colored=0.6)
+    assert not np.array_equal(coloured, expected)
+    # the same noise on both channels (one raw beat): their difference is untouched
+    only = augment(windows, np.random.default_rng(7), 0.0, 0.0, colored=0.6)
+    assert not np.array_equal(only, windows)
+    assert np.allclose(only[..., 0] - only[..., 1], windows[..., 0] - windows[..., 1], atol=1e-5)
+
+
+def test_colored_noise_has_the_band_and_levels_of_electrode_motion():
+    """Levels log-uniform from COLORED_MIN to the setting on half the beats; power mostly
+    below 17 Hz, nothing above the band, no DC (it must not shift the beat)."""
+    from edge_ecg.spec import FS, WINDOW
+    from train.config import COLORED_MIN
+    from train.trainer import COLORED_BAND, colored_noise
+
+    rows = colored_noise(np.random.default_rng(0), 4000, WINDOW, 0.6)
+    assert rows.shape == (4000, WINDOW)
+    rms = np.sqrt(np.mean(rows**2, axis=1))
+    assert 0.4 < np.mean(rms == 0) < 0.6
+    on = rms[rms > 0]
+    assert on.min() >= COLORED_MIN - 1e-9 and on.max() <= 0.6 + 1e-9
+    # log-uniform: the median level is the geometric mean of the bounds
+    assert np.median(on) == pytest.approx(np.sqrt(COLORED_MIN * 0.6), rel=0.1)
+    assert np.abs(rows.mean(axis=1)).max() < 1e-9
+    spectrum = np.abs(np.fft.rfft(rows, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(WINDOW, 1 / FS)
+    assert spectrum[:, freqs > COLORED_BAND[1] + 1e-9].sum() < 1e-12 * spectrum.sum()
+    share = np.cumsum(spectrum.sum(0)) / spectrum.sum()
+    assert 2.0 < freqs[np.searchsorted(share, 0.5)] < 8.0
+    assert 10.0 < freqs[np.searchsorted(share, 0.9)] < 20.0
+
+
+def test_colored_noise_out_of_range_is_refused():
+    from edge_ecg.errors import InputError
+
+    for bad in (-0.1, 0.01, 3.0):
+        with pytest.raises(InputError, match="colored_noise"):
+            load_config(None, colored_noise=bad)
+    assert load_config(None, colored_noise=0.6).colored_noise == 0.6
 
 
 def _beats_at(samples_by_record: dict[str, np.ndarray]):

@@ -36,6 +36,7 @@ ARMS = (
     ("fusion-fq", "fusion", 1.0, {"fake_quant": True}),
     ("fusion-fq-motion", "fusion", 1.0, {"fake_quant": True, "motion_noise": 0.15}),
     ("fusion-fq-colored", "fusion", 1.0, {"fake_quant": True, "colored_noise": 0.6}),
+    ("fusion-fq-realnoise", "fusion", 1.0, {"fake_quant": True, "real_noise": 0.6}),
 )
 LITERATURE = (
     ("de Chazal et al. 2004 (LDA, hand features)", 86.2),

@@ -61,6 +61,10 @@ class RunConfig:
     #: from 0.03 up to this many R amplitudes; 0 off. 0.6 spans what bw/em/ma at 6 dB put on
     #: the DS1 hold-out beats (em: median 0.13, 99th percentile 0.55; docs/results.md).
     colored_noise: float = 0.0
+    #: augmentation: snippets of recorded electrode-motion and muscle noise from the NSTDB
+    #: minutes no test reads (train/noise_bank.py) on half the beats, RMS log-uniform from
+    #: 0.03 up to this many R amplitudes; 0 off. Needs the nstdb database.
+    real_noise: float = 0.0
     lead: str = "MLII"
     holdout: list[str] = field(default_factory=lambda: list(HOLDOUT))
     #: train on these DS1 records only (default: all DS1 minus the holdout); for quick runs.
@@ -86,6 +90,11 @@ class RunConfig:
         if not (self.colored_noise == 0 or COLORED_MIN < self.colored_noise <= 2):
             raise InputError(
                 f"colored_noise: {self.colored_noise} is outside {COLORED_MIN}..2 "
+                "(largest RMS in R amplitudes; 0 off)"
+            )
+        if not (self.real_noise == 0 or COLORED_MIN < self.real_noise <= 2):
+            raise InputError(
+                f"real_noise: {self.real_noise} is outside {COLORED_MIN}..2 "
                 "(largest RMS in R amplitudes; 0 off)"
             )
         if self.epochs < 1:

@@ -26,6 +26,7 @@ from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
 from .config import COLORED_MIN, RunConfig, load_config
+from .noise_bank import noise_bank, noise_snippets
 
 Log = Callable[[str], None]
 
@@ -62,11 +63,14 @@ def augment(
     noise: float,
     motion: float = 0.0,
     colored: float = 0.0,
+    real: float = 0.0,
+    bank: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Random amplitude scale and white noise, the same on both channels (one raw beat);
     with ``motion``, slow electrode-motion-like waves on half the beats (``motion_waves``);
-    with ``colored``, coloured noise on half the beats (``colored_noise``)."""
-    if scale == 0 and noise == 0 and motion == 0 and colored == 0:
+    with ``colored``, coloured noise on half the beats (``colored_noise``); with ``real``,
+    snippets of recorded noise from ``bank`` on half the beats (``noise_bank``)."""
+    if scale == 0 and noise == 0 and motion == 0 and colored == 0 and real == 0:
         return windows
     n = windows.shape[0]
     s = 1 + rng.uniform(-scale, scale, size=(n, 1, 1))
@@ -75,6 +79,10 @@ def augment(
         e = e + motion_waves(rng, n, windows.shape[1], motion)[..., None]
     if colored > 0:  # likewise
         e = e + colored_noise(rng, n, windows.shape[1], colored)[..., None]
+    if real > 0:
+        if not bank:
+            raise InputError("real_noise: no noise recordings loaded (train/noise_bank.py)")
+        e = e + noise_snippets(rng, bank, n, windows.shape[1], real)[..., None]
     return (windows * s + e).astype(np.float32)
 
 
@@ -216,6 +224,7 @@ def train_run(
     history: list[dict] = []
     state_path, last_path, best_path = out / "state.json", out / "last.keras", out / "best.keras"
     rng = np.random.default_rng(config.seed)
+    bank = noise_bank(data_dir) if config.real_noise > 0 else None
     if state_path.is_file() and last_path.is_file():
         state = json.loads(state_path.read_text())
         history = state["history"]
@@ -242,6 +251,8 @@ def train_run(
             config.noise,
             config.motion_noise,
             config.colored_noise,
+            config.real_noise,
+            bank,
         )
         fit = model.fit(
             [windows, train.rr],

@@ -48,3 +48,37 @@ def test_mix_hits_the_asked_snr():
     snr = 10 * np.log10(qrs_power(rec) / np.mean(added**2))
     assert qrs_power(rec) == pytest.approx(1 / 8)
     assert snr == pytest.approx(6.0, abs=0.01)
+
+
+def test_training_noise_comes_from_minutes_no_test_reads(data_dir):
+    """real_noise trains on recorded noise: it must avoid the mixes' first minutes and every
+    minute where NSTDB's 118e*/119e* carry em (read from the records, not assumed)."""
+    import wfdb
+
+    from train.noise_bank import TRAIN_MINUTES, noise_bank, noise_snippets
+    from train.noise_stress import MIX_SECONDS
+
+    fs = 360
+    noisy_minutes = set()
+    for name in ("118e06", "119e00"):
+        clean = wfdb.rdrecord(str(data_dir / "mitdb" / name[:3]), channels=[0]).p_signal[:, 0]
+        mixed = wfdb.rdrecord(str(data_dir / "nstdb" / name), channels=[0]).p_signal[:, 0]
+        n = min(clean.size, mixed.size)
+        diff = mixed[:n] - clean[:n]
+        for m in range(n // (60 * fs)):
+            if np.std(diff[m * 60 * fs : (m + 1) * 60 * fs]) > 0.05:
+                noisy_minutes.add(m)
+    assert {5, 6, 9, 10} <= noisy_minutes  # EC57's pattern: noise from minute 5, 2 on, 2 off
+    for source, spans in TRAIN_MINUTES.items():
+        for start, stop in spans:
+            assert start * 60 >= MIX_SECONDS, (source, start)
+            if source == "em":
+                assert not set(range(start, stop)) & noisy_minutes, (start, stop)
+    bank = noise_bank(data_dir)
+    assert len(bank) == sum(len(s) for s in TRAIN_MINUTES.values())
+    rows = noise_snippets(np.random.default_rng(0), bank, 2000, 128, 0.6)
+    rms = np.sqrt(np.mean(rows**2, axis=1))
+    assert 0.4 < np.mean(rms == 0) < 0.6 and rms.max() <= 0.6 + 1e-9
+    # recorded electrode motion is spiky, unlike Gaussian noise (kurtosis 3)
+    on = rows[rms > 0] / rms[rms > 0, None]
+    assert np.median(np.mean(on**4, axis=1)) > 3.0

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from edge_ecg.datadir import database_dir
+from edge_ecg.datadir import database_dir, sha256_file
 from edge_ecg.preprocess import Cleaner
 from edge_ecg.records import read_record
 from edge_ecg.spec import FS
@@ -49,6 +49,16 @@ def noise_bank(data_dir: str | os.PathLike[str] | None) -> list[np.ndarray]:
             warm = round(2 * cleaner.delay_seconds * FS) + 1  # drop the filters' start-up
             out.append(cleaner.push(seg)[warm:])
     return out
+
+
+def noise_checksums(data_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """sha256 of the noise records' header and signal files, as the run's training data."""
+    folder = database_dir(data_dir, "nstdb")
+    return {
+        f"nstdb/{name}.{ext}": sha256_file(folder / f"{name}.{ext}")
+        for name in TRAIN_MINUTES
+        for ext in ("hea", "dat")
+    }
 
 
 def noise_snippets(

@@ -26,7 +26,7 @@ from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
 from .config import COLORED_MIN, RunConfig, load_config
-from .noise_bank import noise_bank, noise_snippets
+from .noise_bank import noise_bank, noise_checksums, noise_snippets
 
 Log = Callable[[str], None]
 
@@ -197,7 +197,10 @@ def train_run(
     train, holdout = ds1.select(train_records), ds1.select(config.holdout)
     if len(train) == 0:
         raise InputError("no training beats: check records/holdout")
-    write_json(out / "checksums.json", {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums})
+    sums = {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums}
+    if config.real_noise > 0:  # the noise recordings are training data too
+        sums |= noise_checksums(data_dir)
+    write_json(out / "checksums.json", sums)
 
     def build(fake_quant: bool):
         return build_model(

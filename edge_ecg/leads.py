@@ -14,7 +14,10 @@ primary lead has found no beat for ``SILENT`` seconds before it.
 ``SWITCH_RATIO`` is about the 99th percentile of the primary (MLII) lead's ratio over all 48
 clean MIT-BIH records, so on clean signal the primary lead decides alone, as with one lead.
 ``SILENT`` is 2 s, a heart rate of 30 bpm: a primary lead that finds beats leaves no gap that
-long outside true pauses, and in a true pause the second lead finds nothing either.
+long outside true pauses. In a true pause the second lead may still find something (P or T
+waves, noise: six false beats in MIT-BIH 232's sinus pauses), but the primary lead is not flat
+there: its cleaned signal keeps 4-15 % of its R amplitude, where a flat or railed lead, once
+the filters settle, gives exactly 0. ``FLAT`` (2 %) lies between.
 
 Decisions wait until both detectors have passed a beat by ``REFRACTORY``, and use only what
 both had decided by then, so the peaks are the same whatever the block sizes.
@@ -37,6 +40,12 @@ SWITCH_RATIO = 0.4
 PAIR = round(0.15 * FS)
 #: The primary lead counts as silent when it found no beat for this long (samples).
 SILENT = round(2.0 * FS)
+#: ... and as flat when its cleaned signal over the last ``QUIET`` samples before a beat (and
+#: 100 ms after) stays under this share of the median of its last ``AMPS`` R amplitudes.
+FLAT = 0.02
+QUIET = FS
+AFTER = round(0.1 * FS)
+AMPS = 8
 
 
 class TwoLeadDetector:
@@ -57,6 +66,12 @@ class TwoLeadDetector:
         self._last_primary = int(start)
         self._decided = -(10**18)  # peaks before this time are decided
         self._watermark = 0
+        # The primary lead's recent cleaned samples (from index _buf_start), the R amplitudes of
+        # its decided peaks and of those still undecided: what the flatness test reads.
+        self._buf = np.empty(0)
+        self._buf_start = 0
+        self._amps: deque[float] = deque(maxlen=AMPS)
+        self._pending_amps: dict[int, float] = {}
 
     @property
     def watermark(self) -> int:
@@ -66,13 +81,22 @@ class TwoLeadDetector:
         """Add equal blocks of both cleaned leads; return the R-peaks now final."""
         if np.shape(primary) != np.shape(second):
             raise ValueError(f"leads: blocks of {np.shape(primary)} and {np.shape(second)}")
-        for det, block, found in zip(self.leads, (primary, second), self._peaks, strict=True):
-            found += det.push(block).tolist()
+        self._buf = np.concatenate([self._buf, np.abs(np.asarray(primary, dtype=np.float64))])
+        for k, (det, block, found) in enumerate(
+            zip(self.leads, (primary, second), self._peaks, strict=True)
+        ):
+            new = det.push(block).tolist()
+            found += new
+            if k == 0:
+                self._note_amplitudes(new)
         return self._decide(min(d.watermark for d in self.leads) - REFRACTORY)
 
     def flush(self) -> np.ndarray:
-        for det, found in zip(self.leads, self._peaks, strict=True):
-            found += det.flush().tolist()
+        for k, (det, found) in enumerate(zip(self.leads, self._peaks, strict=True)):
+            new = det.flush().tolist()
+            found += new
+            if k == 0:
+                self._note_amplitudes(new)
         out = self._decide(None)
         self._watermark = max(self._watermark, *(d.watermark for d in self.leads))
         return out
@@ -86,7 +110,9 @@ class TwoLeadDetector:
         new_a = a[(a >= self._decided) & (a < end)]
         new_b = b[(b >= self._decided) & (b < end)]
         switch_a = self._switched(new_a)
-        switch_b = self._switched(new_b) | self._primary_silent(new_b, a)
+        silent = self._primary_silent(new_b, a)
+        silent[silent] = self._flat(new_b[silent])
+        switch_b = self._switched(new_b) | silent
         keep_a = new_a[_near(new_a, b, PAIR) | ~switch_a]
         keep_b = new_b[~_near(new_b, a, PAIR) & switch_b]
         # In time order, never two beats within the refractory period (the earlier one stays).
@@ -99,6 +125,8 @@ class TwoLeadDetector:
         before = a[a < end]
         if before.size:
             self._last_primary = max(self._last_primary, int(before[-1]))
+        for t in sorted(k for k in self._pending_amps if k < end):
+            self._amps.append(self._pending_amps.pop(t))
         if until is not None:
             self._watermark = max(self._watermark, until)
             # Keep the recent peaks as context for pairing the next ones, and the levels needed
@@ -109,7 +137,34 @@ class TwoLeadDetector:
                 levels = det.levels
                 while len(levels) > 1 and levels[1][0] < until:
                     levels.popleft()
+            drop = until - QUIET - self._buf_start
+            if drop > 0:
+                self._buf = self._buf[drop:]
+                self._buf_start += drop
         return np.asarray(out, dtype=np.int64)
+
+    def _note_amplitudes(self, peaks: list[int]) -> None:
+        """The primary lead's R amplitude at each new peak (its cleaned |signal| there)."""
+        for p in peaks:
+            i = p - self._buf_start
+            self._pending_amps[p] = float(self._buf[i]) if 0 <= i < self._buf.size else 0.0
+
+    def _flat(self, times: np.ndarray) -> np.ndarray:
+        """Where the primary lead's cleaned signal around each time is flat (``FLAT``): a lead
+        that is off, not a true pause, which keeps P and T waves and noise."""
+        out = np.ones(times.size, dtype=bool)
+        decided = list(self._amps)
+        pending = sorted(self._pending_amps.items())
+        for k, t in enumerate(times.tolist()):
+            recent = (decided + [a for p, a in pending if p < t])[-AMPS:]
+            if not recent:
+                continue  # the primary lead never found a beat: nothing says it is not off
+            lo = max(t - QUIET - self._buf_start, 0)
+            hi = max(t + AFTER + 1 - self._buf_start, 0)
+            seg = self._buf[lo:hi]
+            level = float(np.median(recent))
+            out[k] = seg.size == 0 or float(seg.max()) < FLAT * level
+        return out
 
     def _primary_silent(self, times: np.ndarray, primary: np.ndarray) -> np.ndarray:
         """Where the primary lead found no beat in the ``SILENT`` samples before."""

@@ -215,3 +215,16 @@ def test_detect_reports_the_second_leads_beats_where_the_first_is_off(tmp_path):
         got += stream.push(both[i : i + 333])
     got += stream.flush()
     assert [g.sample for g in got] == beats.tolist() and not stream.take_segments()
+
+
+def test_a_true_pause_is_not_a_silent_lead(data_dir):
+    """MIT-BIH 232 has sinus pauses of up to 6 s. The second lead finds a few small waves
+    there; the first lead is not off (its cleaned signal keeps P/T waves and noise), so none
+    of them becomes a beat: two leads add no false beat to one lead's there."""
+    rec = read_record(data_dir / "mitdb" / "232")
+    second = read_second_lead(data_dir / "mitdb" / "232", rec)
+    one = detection_scores(rec.beat_samples, detect_peaks(rec.signal, rec.fs), rec.fs)
+    two = detection_scores(
+        rec.beat_samples, detect_peaks_two_leads(rec.signal, second.signal, rec.fs), rec.fs
+    )
+    assert two["fp"] <= one["fp"] and two["fn"] <= one["fn"]

@@ -334,3 +334,13 @@ def test_rhythm_features_tell_fibrillation_from_sinus_rhythm_causally():
     # causal: moving the last beat changes no earlier beat's features
     later = _beats_at({"c": np.concatenate([irregular[:-1], [irregular[-1] + 500]])})
     assert np.array_equal(rhythm_features(later)[:-1], c[:-1])
+
+
+def test_the_rhythm_rule_turns_only_s_into_n_and_only_where_irregular():
+    from train.rhythm_rule import suppress_s
+
+    pred = np.array([0, 1, 1, 2, 1, 3])
+    irregular = np.array([0.5, 0.5, 0.05, 0.5, 0.1, 0.5])
+    assert suppress_s(pred, irregular, None).tolist() == pred.tolist()
+    assert suppress_s(pred, irregular, 0.1).tolist() == [0, 0, 1, 2, 1, 3]
+    assert pred.tolist() == [0, 1, 1, 2, 1, 3]  # the input is left alone

@@ -1,0 +1,118 @@
+"""Would a rule, not a retrained model, keep fibrillation's normal beats from being called S?
+
+AAMI labels every beat of atrial fibrillation N: where the rhythm is irregular throughout, an
+early beat is not an ectopic one. Holter software commonly stops calling beats supraventricular
+there. This study measures that rule on a trained model's predictions (default: the shipped
+int8 file): a beat the model calls S becomes N when the rhythm before it is irregular, i.e. its
+``irregularity_32`` (``train.rhythm``: median absolute successive RR difference over the last 32
+intervals, over their median RR) exceeds a threshold. The threshold is chosen on the DS1
+training records (best macro-F1 over N, S, V, F), checked on the DS1 hold-out, and only then
+read on DS2. The rule is not in the runtime.
+
+    python -m train.rhythm_rule --data-dir ../shared/data --json docs/results/rhythm-rule.json \\
+        --md docs/results/rhythm-rule.md
+"""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from edge_ecg.atomic import write_json, write_text
+from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
+from edge_ecg.options import data_dir_option, json_option
+from edge_ecg.spec import CLASSES
+
+from .beatset import load_beats
+from .config import HOLDOUT
+from .rhythm import AF_RECORDS, RHYTHM_FEATURES, rhythm_features
+
+THRESHOLDS = (0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
+S, N = CLASSES.index("S"), CLASSES.index("N")
+IRREGULARITY = RHYTHM_FEATURES.index("irregularity_32")
+
+
+def suppress_s(pred: np.ndarray, irregularity: np.ndarray, threshold: float | None) -> np.ndarray:
+    """``pred`` with S turned into N where ``irregularity`` exceeds ``threshold`` (None: off)."""
+    out = pred.copy()
+    if threshold is not None:
+        out[(out == S) & (irregularity > threshold)] = N
+    return out
+
+
+def _figures(labels: np.ndarray, pred: np.ndarray, records: np.ndarray) -> dict:
+    m = evaluate_predictions(labels, pred, records)
+    per = m["records"]
+    return {
+        **headline_figures(m),
+        "N_as_S": m["confusion"][N][S],
+        "N_as_S_af": sum(per[r]["confusion"][N][S] for r in AF_RECORDS if r in per),
+        "S_se_232": per.get("232", {}).get("classes", {}).get("S", {}).get("se"),
+    }
+
+
+def study(data_dir, model: str | None) -> dict:
+    """Every threshold (and none) on DS1 training, DS1 hold-out and DS2; the one chosen."""
+    from edge_ecg.classify import Classifier
+
+    clf = Classifier(model)
+    ds1, ds2 = load_beats(data_dir, "DS1"), load_beats(data_dir, "DS2")
+    sets = {
+        "ds1_train": ds1.select([r for r in np.unique(ds1.records) if r not in HOLDOUT]),
+        "ds1_holdout": ds1.select(list(HOLDOUT)),
+        "ds2": ds2,
+    }
+    rows = []
+    for threshold in (None, *THRESHOLDS):
+        row: dict = {"threshold": threshold}
+        for name, beats in sets.items():
+            pred = clf.predict(beats.windows, beats.rr).argmax(1)
+            irregular = rhythm_features(beats)[:, IRREGULARITY]
+            pred = suppress_s(pred, irregular, threshold)
+            row[name] = _figures(beats.labels, pred, beats.records)
+        rows.append(row)
+    chosen = max(rows[1:], key=lambda r: r["ds1_train"]["macro_f1"])["threshold"]
+    return {"model": model or "shipped", "rows": rows, "chosen": chosen}
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        f"Model: {result['model']}; threshold chosen on DS1 training records: {result['chosen']}.",
+        "",
+        "| irregularity_32 > | DS1 train macro-F1 % | hold-out macro-F1 % | hold-out acc. % | "
+        "DS2 acc. % | DS2 macro-F1 % | S Se % | S +P % | S Se in 232 % | "
+        "N called S (AF records) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        t, h, d = r["ds1_train"], r["ds1_holdout"], r["ds2"]
+        name = "off" if r["threshold"] is None else f"{r['threshold']:g}"
+        if r["threshold"] == result["chosen"]:
+            name = f"**{name}** (chosen)"
+        lines.append(
+            f"| {name} | {percent(t['macro_f1'])} | {percent(h['macro_f1'])} | "
+            f"{percent(h['accuracy'], 2)} | {percent(d['accuracy'], 2)} | "
+            f"{percent(d['macro_f1'])} | "
+            f"{percent(d['S_se'])} | {percent(d['S_ppv'])} | {percent(d['S_se_232'])} | "
+            f"{d['N_as_S']} ({d['N_as_S_af']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@click.command(help=__doc__.split("\n\n")[0])
+@data_dir_option
+@click.option("--model", type=click.Path(dir_okay=False, exists=True), help="Default: shipped.")
+@json_option("every threshold's figures")
+@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
+def main(data_dir, model: str | None, json_path: str | None, md_path: str | None) -> None:
+    result = study(data_dir, model)
+    if json_path:
+        write_json(json_path, result)
+    text = markdown(result)
+    if md_path:
+        write_text(md_path, text)
+    click.echo(text)
+
+
+if __name__ == "__main__":
+    main()

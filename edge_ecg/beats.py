@@ -18,6 +18,7 @@ import numpy as np
 from .errors import InputError
 from .order_stats import median, median_rows
 from .preprocess import Cleaner, check_signal
+from .rhythm import HISTORY, irregularity
 from .spec import CHANNELS, FS, N_RR, POST, PRE, WINDOW
 
 #: Half-width of the search that moves a given R-peak onto the largest deflection (50 ms).
@@ -42,6 +43,9 @@ class Beat:
     window: np.ndarray  # (WINDOW, CHANNELS) float32: beat and beat minus median beat, scaled
     rr: np.ndarray  # (N_RR,) float32, see spec.RR_FEATURES
     seq: int  # position of this peak among all peaks handed to the featurizer
+    #: how irregular the RR intervals up to this beat are (``rhythm.irregularity``), when the
+    #: featurizer was asked for it (``rhythm=True``); not a model input
+    irregularity: float | None = None
 
 
 class BeatFeaturizer:
@@ -52,12 +56,17 @@ class BeatFeaturizer:
     to_input : maps a cleaned-signal index to an input sample index (``Cleaner.to_input_index``).
     max_lag : how many seconds behind the newest cleaned sample a peak may still be reported
         (the detector's latency); the signal is kept that long and no longer.
+    rhythm : also measure each beat's ``irregularity`` (for the rhythm rule, :mod:`.rhythm`).
     """
 
     def __init__(
-        self, to_input: Callable[[float], float] | None = None, max_lag: float = 5.0
+        self,
+        to_input: Callable[[float], float] | None = None,
+        max_lag: float = 5.0,
+        rhythm: bool = False,
     ) -> None:
         self._to_input = to_input or (lambda k: k)
+        self._rhythm = rhythm
         self._keep = round(max_lag * FS) + PRE + POST + 2 * REFINE + round(MAX_RR * FS)
         self._buf = np.empty(0)
         self._buf_start = 0  # cleaned-signal index of self._buf[0]
@@ -167,7 +176,12 @@ class BeatFeaturizer:
             window=window,
             rr=self._rr_features(pre, post),
             seq=seq,
+            irregularity=self._irregularity() if self._rhythm else None,
         )
+
+    def _irregularity(self) -> float:
+        history = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))[-HISTORY:]
+        return float(irregularity(history)[0])
 
     def _rr_features(self, pre: float | None, post: float | None) -> np.ndarray:
         rr = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))

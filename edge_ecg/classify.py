@@ -21,6 +21,7 @@ from .leads import TwoLeadDetector
 from .models import BeatModel, load_model
 from .preprocess import Cleaner, check_signal
 from .quality import QualityMonitor, Segment
+from .rhythm import rhythm_rule as rhythm_rule_of
 from .spec import CLASSES, FS, POST, PRE, WINDOW
 
 
@@ -54,13 +55,21 @@ class Classifier:
         """Class probabilities (n, 5)."""
         return self.model.predict(windows, rr)
 
-    def classify(self, beats: list[Beat], fs: float) -> list[ClassifiedBeat]:
-        """Classify featurized beats of a signal sampled at ``fs``."""
+    def classify(
+        self, beats: list[Beat], fs: float, rhythm_rule: bool = False
+    ) -> list[ClassifiedBeat]:
+        """Classify featurized beats of a signal sampled at ``fs``; with ``rhythm_rule`` a beat
+        called S in irregular rhythm is reported N (:mod:`.rhythm`; its probabilities stay the
+        model's). The beats must then carry their ``irregularity``."""
         if not beats:
             return []
         windows, rr = stack_beats(beats)
         probs = self.predict(windows, rr)
         labels = probs.argmax(1)
+        if rhythm_rule:
+            if any(b.irregularity is None for b in beats):
+                raise ValueError("rhythm_rule: featurize the beats with rhythm=True")
+            labels = rhythm_rule_of(labels, np.array([b.irregularity for b in beats]))
         return [
             ClassifiedBeat(b.sample, b.sample / fs, CLASSES[int(k)], p)
             for b, k, p in zip(beats, labels, probs, strict=True)
@@ -79,6 +88,9 @@ class StreamClassifier:
     quality is judged on the first lead, the one classified. With ``find_only`` (beats found,
     not classified: ``edge-ecg detect``) a stretch is unreadable only where both leads are, so
     the second lead's beats come through where the first lead is off.
+
+    ``rhythm_rule``: a beat called S where the RR intervals before it are irregular is reported
+    N (:mod:`.rhythm`), as AAMI labels beats in atrial fibrillation.
     """
 
     def __init__(
@@ -89,6 +101,7 @@ class StreamClassifier:
         classifier: Classifier | None = None,
         leads: int = 1,
         find_only: bool = False,
+        rhythm_rule: bool = False,
     ) -> None:
         if leads not in (1, 2):
             raise InputError(f"leads: {leads}; the stream takes one lead, or two")
@@ -101,8 +114,9 @@ class StreamClassifier:
         # filters' start-up, before any input, and hold no beats (as in ``detect_peaks``).
         start = int(np.ceil(self.cleaner.to_clean_index(0)))
         self.detector = TwoLeadDetector(start) if leads == 2 else PeakDetector(start)
+        self.rhythm_rule = rhythm_rule
         self.featurizer = BeatFeaturizer(
-            self.cleaner.to_input_index, max_lag=self.detector.latency_seconds
+            self.cleaner.to_input_index, max_lag=self.detector.latency_seconds, rhythm=rhythm_rule
         )
         self.classifier = classifier or Classifier(model, threads)
         self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
@@ -172,7 +186,7 @@ class StreamClassifier:
         frontier = self.samples - (self.latency_seconds + 1.0) * self.fs
         horizon = min([b.sample for b in keep] + [frontier])
         self._bad = [s for s in self._bad if s.end + self._pre > horizon]
-        return self.classifier.classify(ready, self.fs)
+        return self.classifier.classify(ready, self.fs, self.rhythm_rule)
 
 
 def _split_leads(samples: np.ndarray, leads: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -192,11 +206,15 @@ def classify_record(
     chunk: int | None = None,
     threads: int = 1,
     second: np.ndarray | None = None,
+    rhythm_rule: bool = False,
 ) -> list[ClassifiedBeat]:
     """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks);
-    ``second``, a second lead sampled with it, helps find the beats (``leads``)."""
+    ``second``, a second lead sampled with it, helps find the beats (``leads``);
+    ``rhythm_rule`` as in :class:`StreamClassifier`."""
     signal = check_signal(signal)
-    stream = StreamClassifier(fs, model, threads, leads=1 if second is None else 2)
+    stream = StreamClassifier(
+        fs, model, threads, leads=1 if second is None else 2, rhythm_rule=rhythm_rule
+    )
     if second is not None:
         second = check_signal(second, "second lead")
         if second.size != signal.size:

@@ -36,9 +36,17 @@ from edge_ecg.options import data_dir_option, json_option, progress
     help="With --end-to-end: the detector reads each record's second lead too (as "
     "'edge-ecg classify --two-leads' does); classification stays on MLII.",
 )
+@click.option(
+    "--rhythm-rule",
+    is_flag=True,
+    help="Score the labels 'edge-ecg classify --rhythm-rule' gives: S becomes N where the RR "
+    "intervals before the beat are irregular.",
+)
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
 @json_option("the metrics (evaluate layout)")
-def evaluate(model_path, data_dir, split, end_to_end, two_leads, threads, json_path) -> None:
+def evaluate(
+    model_path, data_dir, split, end_to_end, two_leads, rhythm_rule, threads, json_path
+) -> None:
     """Score a model on MIT-BIH with the ANSI/AAMI EC57 metrics.
 
     \b
@@ -57,6 +65,7 @@ def evaluate(model_path, data_dir, split, end_to_end, two_leads, threads, json_p
       edge-ecg evaluate --model runs/fusion-s0/model.keras --json -
       edge-ecg evaluate --end-to-end --split DS2 --json e2e.json
       edge-ecg evaluate --end-to-end --two-leads --split DS2 --json e2e-two-leads.json
+      edge-ecg evaluate --rhythm-rule --split DS2 --json rule.json
     """
     from edge_ecg.errors import InputError
     from edge_ecg.models import load_model
@@ -68,13 +77,29 @@ def evaluate(model_path, data_dir, split, end_to_end, two_leads, threads, json_p
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 
-        result = evaluate_end_to_end(model, data_dir, split.upper(), progress, two_leads=two_leads)
+        result = evaluate_end_to_end(
+            model,
+            data_dir,
+            split.upper(),
+            progress,
+            two_leads=two_leads,
+            rhythm_rule=rhythm_rule,
+        )
     else:
         from .beatset import load_beats
 
         beats = load_beats(data_dir, split.upper(), progress=progress)
-        probs = model.predict(beats.windows, beats.rr)
-        result = evaluate_predictions(beats.labels, probs.argmax(1), beats.records)
+        pred = model.predict(beats.windows, beats.rr).argmax(1)
+        if rhythm_rule:
+            from edge_ecg.rhythm import rhythm_rule as apply_rule
+
+            from .rhythm import RHYTHM_FEATURES, rhythm_features
+
+            column = RHYTHM_FEATURES.index("irregularity_32")
+            pred = apply_rule(pred, rhythm_features(beats)[:, column])
+        result = evaluate_predictions(beats.labels, pred, beats.records)
+    if rhythm_rule:
+        result["rhythm_rule"] = True
     result["model"] = {"path": str(model.path), "precision": getattr(model, "precision", None)}
     result["split"] = split.upper()
     if json_path:

@@ -40,9 +40,11 @@ def evaluate_end_to_end(
     progress: Progress | None = None,
     lead: str = "MLII",
     two_leads: bool = False,
+    rhythm_rule: bool = False,
 ) -> dict:
     """Evaluate-layout metrics over matched beats, plus a ``detection`` block; with
-    ``two_leads`` the detector also reads each record's other lead (``edge_ecg.leads``)."""
+    ``two_leads`` the detector also reads each record's other lead (``edge_ecg.leads``);
+    ``rhythm_rule`` scores the labels of ``classify --rhythm-rule``."""
     names = split_records(split)
     labels, preds, records = [], [], []
     missed_by_class = np.zeros(len(CLASSES), dtype=np.int64)
@@ -53,7 +55,9 @@ def evaluate_end_to_end(
         second = None
         if two_leads:
             second = read_second_lead(database_dir(data_dir, "mitdb") / name, record).signal
-        beats = classify_record(record.signal, record.fs, model, second=second)
+        beats = classify_record(
+            record.signal, record.fs, model, second=second, rhythm_rule=rhythm_rule
+        )
         found = np.array([b.sample for b in beats], dtype=np.int64)
         ref_idx, test_idx, missed, extra = match_beats(record.beat_samples, found, record.fs)
         ref_idx, test_idx = np.asarray(ref_idx, int), np.asarray(test_idx, int)

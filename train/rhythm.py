@@ -26,6 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from edge_ecg.beats import MAX_RR
+from edge_ecg.rhythm import irregularity
 
 from .beatset import BeatSet
 from .gbt import compare_features, gbt_features, study_command, summary_markdown
@@ -50,7 +51,7 @@ def rhythm_features(beats: BeatSet) -> np.ndarray:
         rr = np.concatenate([np.full(32, np.nan), pre])
         history = sliding_window_view(rr, 32)[: idx.size]
         for k, m in enumerate((8, 16, 32)):
-            out[idx, k] = _irregularity(history[:, -m:])
+            out[idx, k] = irregularity(history[:, -m:])
         out[idx, 3] = _jumps(history)
     return out
 
@@ -58,13 +59,6 @@ def rhythm_features(beats: BeatSet) -> np.ndarray:
 def _rows(rr: np.ndarray) -> np.ndarray:
     """Rows with at least three known intervals (two successive differences)."""
     return np.isfinite(rr).sum(1) >= 3
-
-
-def _irregularity(rr: np.ndarray) -> np.ndarray:
-    """Median |successive difference| over median RR, per row (0 with too little history)."""
-    out, ok = np.zeros(rr.shape[0]), _rows(rr)
-    out[ok] = np.nanmedian(np.abs(np.diff(rr[ok], axis=1)), 1) / np.nanmedian(rr[ok], 1)
-    return out
 
 
 def _jumps(rr: np.ndarray) -> np.ndarray:

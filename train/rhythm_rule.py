@@ -7,7 +7,8 @@ int8 file): a beat the model calls S becomes N when the rhythm before it is irre
 ``irregularity_32`` (``train.rhythm``: median absolute successive RR difference over the last 32
 intervals, over their median RR) exceeds a threshold. The threshold is chosen on the DS1
 training records (best macro-F1 over N, S, V, F), checked on the DS1 hold-out, and only then
-read on DS2. The rule is not in the runtime.
+read on DS2. The runtime applies the chosen rule on request (``edge_ecg.rhythm``,
+``--rhythm-rule``).
 
     python -m train.rhythm_rule --data-dir ../shared/data --json docs/results/rhythm-rule.json \\
         --md docs/results/rhythm-rule.md
@@ -21,6 +22,7 @@ import numpy as np
 from edge_ecg.atomic import write_json, write_text
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option
+from edge_ecg.rhythm import rhythm_rule
 from edge_ecg.spec import CLASSES
 
 from .beatset import load_beats
@@ -28,16 +30,14 @@ from .config import HOLDOUT
 from .rhythm import AF_RECORDS, RHYTHM_FEATURES, rhythm_features
 
 THRESHOLDS = (0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
-S, N = CLASSES.index("S"), CLASSES.index("N")
+N, S = CLASSES.index("N"), CLASSES.index("S")
 IRREGULARITY = RHYTHM_FEATURES.index("irregularity_32")
 
 
 def suppress_s(pred: np.ndarray, irregularity: np.ndarray, threshold: float | None) -> np.ndarray:
-    """``pred`` with S turned into N where ``irregularity`` exceeds ``threshold`` (None: off)."""
-    out = pred.copy()
-    if threshold is not None:
-        out[(out == S) & (irregularity > threshold)] = N
-    return out
+    """``pred`` with S turned into N where ``irregularity`` exceeds ``threshold`` (None: off);
+    the runtime's rule (``edge_ecg.rhythm``) at another threshold."""
+    return pred.copy() if threshold is None else rhythm_rule(pred, irregularity, threshold)
 
 
 def _figures(labels: np.ndarray, pred: np.ndarray, records: np.ndarray) -> dict:

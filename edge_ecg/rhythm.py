@@ -1,0 +1,46 @@
+"""Rhythm context: how irregular the RR intervals before a beat are, and a rule that uses it.
+
+AAMI labels every beat of atrial fibrillation N: where the rhythm is irregular throughout, an
+early beat is not an ectopic one, yet a beat classifier that sees one beat and a few RR ratios
+calls many of them S (most of the shipped model's false S beats on DS2 are in the fibrillation
+and flutter records). The optional rhythm rule turns a beat called S into N when the RR
+intervals before it are irregular: their median absolute successive difference over their
+median exceeds ``IRREGULAR``. The threshold was chosen on the DS1 training records
+(``train/rhythm_rule.py``, docs/results.md): there it raises macro-F1; on DS2 it removes three
+quarters of the false S beats and raises accuracy, but halves S sensitivity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: RR intervals the irregularity is measured over (the beat's own pre-RR and the ones before).
+HISTORY = 32
+#: Irregularity above which a beat called S is reported N (see the module docstring).
+IRREGULAR = 0.1
+_S, _N = 1, 0  # indices in spec.CLASSES
+
+
+def irregularity(rr: np.ndarray) -> np.ndarray:
+    """Median |successive difference| over median RR, for each row of RR intervals (s).
+
+    NaN marks an interval not known yet (the start of a record); a row with fewer than three
+    known intervals (two differences) gives 0. One row or many: always returns one value a row.
+    """
+    rows = np.atleast_2d(np.asarray(rr, dtype=np.float64))
+    out = np.zeros(rows.shape[0])
+    ok = np.isfinite(rows).sum(1) >= 3
+    if ok.any():
+        steps = np.abs(np.diff(rows[ok], axis=1))
+        out[ok] = np.nanmedian(steps, 1) / np.nanmedian(rows[ok], 1)
+    return out
+
+
+def rhythm_rule(
+    labels: np.ndarray, irregular: np.ndarray, threshold: float = IRREGULAR
+) -> np.ndarray:
+    """Class indices with S turned into N where ``irregular`` (per beat) exceeds
+    ``threshold``."""
+    out = np.array(labels, dtype=np.int64, copy=True)
+    out[(out == _S) & (np.asarray(irregular) > threshold)] = _N
+    return out

@@ -82,3 +82,18 @@ def test_training_noise_comes_from_minutes_no_test_reads(data_dir):
     # recorded electrode motion is spiky, unlike Gaussian noise (kurtosis 3)
     on = rows[rms > 0] / rms[rms > 0, None]
     assert np.median(np.mean(on**4, axis=1)) > 3.0
+
+
+def test_artifact_check_candidates_label_the_detectors_extra_peaks(data_dir):
+    """The artefact study's candidates: one row of the tree's features per detected peak, and
+    label 1 exactly for the peaks EC57 matching leaves without a reference beat."""
+    from edge_ecg.records import read_record
+    from train.artifact_check import candidates
+
+    rec = read_record(data_dir / "mitdb" / "105")  # noisy: the detector finds extra peaks
+    part = candidates(rec, rec.signal)
+    x, y = part["x"], part["y"]
+    assert x.shape == (y.size, 43) and np.isfinite(x).all()  # gbt_features
+    assert 0 < y.sum() < 0.05 * y.size  # some artefacts, mostly beats
+    later = candidates(rec, rec.signal, first=round(600 * rec.fs))
+    assert later["y"].size < y.size and later["missed"] <= part["missed"]

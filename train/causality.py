@@ -80,7 +80,7 @@ def study(data_dir, seeds: tuple[int, ...], modes: tuple[str, ...] = MODES) -> d
 
 def markdown(result: dict) -> str:
     return summary_markdown(
-        result["modes"], "statistics", result["seeds"], "LightGBM on 46 features"
+        result["modes"], "statistics", result["seeds"], "LightGBM on 43 features"
     )
 
 

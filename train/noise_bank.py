@@ -36,18 +36,27 @@ TRAIN_MINUTES = {
 }
 
 
+def raw_segments(data_dir: str | os.PathLike[str] | None) -> tuple[list[np.ndarray], float]:
+    """The training noise as recorded (channel noise1), one array per segment, and its rate."""
+    folder = database_dir(data_dir, "nstdb")
+    out, fs = [], 0.0
+    for name, spans in TRAIN_MINUTES.items():
+        rec = read_record(folder / name, lead="noise1", annotator=None)
+        fs = rec.fs
+        for start, stop in spans:
+            out.append(rec.signal[round(start * 60 * rec.fs) : round(stop * 60 * rec.fs)])
+    return out, fs
+
+
 def noise_bank(data_dir: str | os.PathLike[str] | None) -> list[np.ndarray]:
     """The training noise, one cleaned array (at ``spec.FS``) per segment, each cleaned on its
     own so no filter runs across a cut."""
-    folder = database_dir(data_dir, "nstdb")
+    segments, fs = raw_segments(data_dir)
     out = []
-    for name, spans in TRAIN_MINUTES.items():
-        rec = read_record(folder / name, lead="noise1", annotator=None)
-        for start, stop in spans:
-            seg = rec.signal[round(start * 60 * rec.fs) : round(stop * 60 * rec.fs)]
-            cleaner = Cleaner(rec.fs)
-            warm = round(2 * cleaner.delay_seconds * FS) + 1  # drop the filters' start-up
-            out.append(cleaner.push(seg)[warm:])
+    for seg in segments:
+        cleaner = Cleaner(fs)
+        warm = round(2 * cleaner.delay_seconds * FS) + 1  # drop the filters' start-up
+        out.append(cleaner.push(seg)[warm:])
     return out
 
 

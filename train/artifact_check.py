@@ -26,7 +26,6 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
@@ -40,6 +39,7 @@ from .config import HOLDOUT
 from .gbt import gbt_features
 from .noise_bank import raw_segments
 from .noise_stress import SKIP_SECONDS, mix
+from .study_output import emit_study, md_option
 
 SNRS = (12, 6, 0)
 THRESHOLDS = (0.5, 0.7, 0.9)
@@ -173,15 +173,9 @@ def markdown(result: dict) -> str:
 @click.command(help=__doc__.split("\n\n")[0])
 @data_dir_option
 @json_option("the figures")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
+@md_option
 def main(data_dir, json_path: str | None, md_path: str | None) -> None:
-    result = study(data_dir)
-    if json_path:
-        write_json(json_path, result)
-    text = markdown(result)
-    if md_path:
-        write_text(md_path, text)
-    click.echo(text)
+    emit_study(study(data_dir), markdown, json_path, md_path)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from edge_ecg.atomic import atomic_path, write_json, write_text
+from edge_ecg.atomic import atomic_path, write_json
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES, PRE, PREPROCESSING_VERSION
@@ -23,6 +23,7 @@ from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
 from .config import RunConfig
+from .study_output import emit_study, md_option
 from .trainer import Log, class_weights
 
 ROUNDS = 300
@@ -231,18 +232,11 @@ def study_command(
     @data_dir_option
     @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
     @json_option("the per-seed and summary figures")
-    @click.option(
-        "--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH."
-    )
+    @md_option
     def main(data_dir, seeds: str, json_path: str | None, md_path: str | None) -> None:
         result = study(data_dir, tuple(int(s) for s in seeds.split(",")))
         result["labels"] = list(CLASSES)
         result.update(extra)
-        if json_path:
-            write_json(json_path, result)
-        text = markdown(result)
-        if md_path:
-            write_text(md_path, text)
-        click.echo(text)
+        emit_study(result, markdown, json_path, md_path)
 
     return main

@@ -19,7 +19,6 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.rhythm import rhythm_rule
@@ -28,6 +27,7 @@ from edge_ecg.spec import CLASSES
 from .beatset import load_beats
 from .config import HOLDOUT
 from .rhythm import AF_RECORDS, RHYTHM_FEATURES, rhythm_features
+from .study_output import emit_study, md_option
 
 THRESHOLDS = (0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
 N, S = CLASSES.index("N"), CLASSES.index("S")
@@ -103,15 +103,9 @@ def markdown(result: dict) -> str:
 @data_dir_option
 @click.option("--model", type=click.Path(dir_okay=False, exists=True), help="Default: shipped.")
 @json_option("every threshold's figures")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH.")
+@md_option
 def main(data_dir, model: str | None, json_path: str | None, md_path: str | None) -> None:
-    result = study(data_dir, model)
-    if json_path:
-        write_json(json_path, result)
-    text = markdown(result)
-    if md_path:
-        write_text(md_path, text)
-    click.echo(text)
+    emit_study(study(data_dir, model), markdown, json_path, md_path)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .artifact import ArtifactCheck
 from .beats import Beat, BeatFeaturizer, stack_beats
 from .detect import PeakDetector
 from .errors import InputError
@@ -91,6 +92,9 @@ class StreamClassifier:
 
     ``rhythm_rule``: a beat called S where the RR intervals before it are irregular is reported
     N (:mod:`.rhythm`), as AAMI labels beats in atrial fibrillation.
+
+    ``artifact_check``: detected beats that a small network takes for noise artefacts are not
+    reported (:mod:`.artifact`; True loads the bundled check).
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class StreamClassifier:
         leads: int = 1,
         find_only: bool = False,
         rhythm_rule: bool = False,
+        artifact_check: bool | ArtifactCheck = False,
     ) -> None:
         if leads not in (1, 2):
             raise InputError(f"leads: {leads}; the stream takes one lead, or two")
@@ -115,6 +120,9 @@ class StreamClassifier:
         start = int(np.ceil(self.cleaner.to_clean_index(0)))
         self.detector = TwoLeadDetector(start) if leads == 2 else PeakDetector(start)
         self.rhythm_rule = rhythm_rule
+        if artifact_check is True:
+            artifact_check = ArtifactCheck()
+        self.artifact_check = artifact_check or None
         self.featurizer = BeatFeaturizer(
             self.cleaner.to_input_index, max_lag=self.detector.latency_seconds, rhythm=rhythm_rule
         )
@@ -149,16 +157,20 @@ class StreamClassifier:
             peaks = self.detector.push(clean)
         else:
             peaks = self.detector.push(clean, self._second.push(second))
-        self._held += self.featurizer.push(clean, peaks, self.detector.watermark)
+        self._held += self._checked(self.featurizer.push(clean, peaks, self.detector.watermark))
         return self._release(self.quality.judged_until)
 
     def flush(self) -> list[ClassifiedBeat]:
         """End of stream: the beats still pending whose window fits."""
         self._note(self.quality.flush())
         peaks = self.detector.flush()
-        self._held += self.featurizer.push(np.empty(0), peaks, None)
-        self._held += self.featurizer.flush()
+        self._held += self._checked(self.featurizer.push(np.empty(0), peaks, None))
+        self._held += self._checked(self.featurizer.flush())
         return self._release(None)
+
+    def _checked(self, beats: list[Beat]) -> list[Beat]:
+        """The beats the artefact check (if on) does not drop."""
+        return self.artifact_check.keep(beats) if self.artifact_check else beats
 
     def take_segments(self) -> list[Segment]:
         """Unreadable stretches closed since the last call (input samples, with a reason)."""
@@ -207,13 +219,19 @@ def classify_record(
     threads: int = 1,
     second: np.ndarray | None = None,
     rhythm_rule: bool = False,
+    artifact_check: bool | ArtifactCheck = False,
 ) -> list[ClassifiedBeat]:
     """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks);
     ``second``, a second lead sampled with it, helps find the beats (``leads``);
-    ``rhythm_rule`` as in :class:`StreamClassifier`."""
+    ``rhythm_rule`` and ``artifact_check`` as in :class:`StreamClassifier`."""
     signal = check_signal(signal)
     stream = StreamClassifier(
-        fs, model, threads, leads=1 if second is None else 2, rhythm_rule=rhythm_rule
+        fs,
+        model,
+        threads,
+        leads=1 if second is None else 2,
+        rhythm_rule=rhythm_rule,
+        artifact_check=artifact_check,
     )
     if second is not None:
         second = check_signal(second, "second lead")

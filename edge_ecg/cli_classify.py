@@ -62,6 +62,12 @@ def _input_options(f):
         "other signal, a CSV's other column, an (n, 2) .npy's second column, or stdin "
         "frames of two interleaved samples.",
     )(f)
+    f = click.option(
+        "--artifact-check",
+        is_flag=True,
+        help="Drop detected beats a small network takes for noise artefacts (electrode "
+        "motion); fewer false beats in heavy noise, a few true ones lost (docs/noise.md).",
+    )(f)
     f = click.option("--lead", help="Lead (WFDB signal name or CSV column); default MLII.")(f)
     f = click.option("--fs", type=float, help="Sampling rate in Hz (.csv, .npy and stdin).")(f)
     return click.argument("input_path", metavar="INPUT")(f)
@@ -179,6 +185,7 @@ def _write(opts, name, beats, segments, fs, seconds, with_probs, leads):
             "fs": fs,
             "leads": list(leads),
             **({"rhythm_rule": True} if opts.get("rhythm_rule") else {}),
+            **({"artifact_check": True} if opts.get("artifact_check") else {}),
             "beats": [_beat_json(b, with_probs) for b in beats],
             "unreadable": [s.as_dict(fs) for s in segments],
         }
@@ -218,6 +225,7 @@ def _run(input_path, opts: dict, model, threads, with_probs):
         leads=1 + two_leads,
         find_only=not with_probs,
         rhythm_rule=opts.get("rhythm_rule", False),
+        artifact_check=opts["artifact_check"],
     )
     beats = stream.push(signal.stacked()) + stream.flush()
     _write(
@@ -243,6 +251,7 @@ def _run_stream(opts: dict, two_leads: bool, classifier, with_probs):
         leads=1 + two_leads,
         find_only=not with_probs,
         rhythm_rule=opts.get("rhythm_rule", False),
+        artifact_check=opts["artifact_check"],
     )
     live = fmt in ("csv", "json") and not out_dir
     if live and fmt == "csv":

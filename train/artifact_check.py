@@ -1,4 +1,4 @@
-"""Could a learned check tell the detector's noise peaks from beats? A study, not the runtime.
+"""Could a learned check tell the detector's noise peaks from beats? The study, and the fit.
 
 On NSTDB at 6 dB most false beats are electrode-motion transients that look like QRS complexes
 to the detector and correlate ~0.9 with the patient's own beats (docs/noise.md), so neither
@@ -17,8 +17,9 @@ features) to say "artefact" or "beat":
 The noise it trains on comes from the same recordings as NSTDB's, other minutes: an optimistic
 setting for NSTDB, to be read as such.
 
-    python -m train.artifact_check --data-dir ../shared/data \\
+    python -m train.artifact_check study --data-dir ../shared/data \\
         --json docs/results/artifact-check.json --md docs/results/artifact-check.md
+    python -m train.artifact_check fit --data-dir ../shared/data   # the runtime's check
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from edge_ecg.artifact import DEFAULT_CHECK, KIND, THRESHOLD
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
@@ -42,6 +44,7 @@ from .noise_stress import SKIP_SECONDS, mix
 from .study_output import emit_study, md_option
 
 SNRS = (12, 6, 0)
+MLP_EPOCHS = 15
 THRESHOLDS = (0.5, 0.7, 0.9)
 SEED = 0
 
@@ -170,12 +173,74 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(help=__doc__.split("\n\n")[0])
+@click.group(help=__doc__.split("\n\n")[0])
+def main() -> None:
+    pass
+
+
+@main.command("study")
 @data_dir_option
 @json_option("the figures")
 @md_option
-def main(data_dir, json_path: str | None, md_path: str | None) -> None:
+def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
+    """The tree's figures on NSTDB and the clean records (see the module docstring)."""
     emit_study(study(data_dir), markdown, json_path, md_path)
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, seed: int = SEED) -> dict[str, np.ndarray]:
+    """The runtime's check (``edge_ecg.artifact``): standardised inputs, dense 32 -> 16 -> 1."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    model.fit((x - mean) / scale, y, batch_size=256, epochs=MLP_EPOCHS, verbose=0)
+    (w1, b1), (w2, b2), (w3, b3) = (layer.get_weights() for layer in model.layers)
+    return {"mean": mean, "scale": scale, "w1": w1, "b1": b1, "w2": w2, "b2": b2,
+            "w3": w3, "b3": b3}  # fmt: skip
+
+
+@main.command("fit")
+@data_dir_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=str(DEFAULT_CHECK),
+    show_default=True,
+    help="Where the .npz (and its manifest beside it) go.",
+)
+def fit_command(data_dir, out: str) -> None:
+    """Train the runtime's artefact check and write it with its manifest."""
+    from edge_ecg.atomic import atomic_path
+    from edge_ecg.manifest import write_manifest
+
+    from .beatset import source_checksums
+    from .noise_bank import noise_checksums
+
+    x, y = training_set(data_dir)
+    weights = fit_mlp(x, y)
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{k: v.astype(np.float32) for k, v in weights.items()})
+    records = tuple(r for r in DS1 if r not in HOLDOUT)
+    write_manifest(
+        out,
+        kind=KIND,
+        precision="float32",
+        inputs="edge_ecg.beat_summary (43 numbers a beat)",
+        threshold=THRESHOLD,
+        training={"candidates": int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
+        training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},
+        command="python -m train.artifact_check fit",
+    )
+    click.echo(f"{out}: {int(y.size)} candidates ({int(y.sum())} artefacts)")
 
 
 if __name__ == "__main__":

@@ -42,10 +42,24 @@ from edge_ecg.options import data_dir_option, json_option, progress
     help="Score the labels 'edge-ecg classify --rhythm-rule' gives: S becomes N where the RR "
     "intervals before the beat are irregular.",
 )
+@click.option(
+    "--artifact-check",
+    is_flag=True,
+    help="With --end-to-end: drop detected beats the bundled artefact check takes for noise "
+    "(as 'edge-ecg classify --artifact-check' does).",
+)
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
 @json_option("the metrics (evaluate layout)")
 def evaluate(
-    model_path, data_dir, split, end_to_end, two_leads, rhythm_rule, threads, json_path
+    model_path,
+    data_dir,
+    split,
+    end_to_end,
+    two_leads,
+    rhythm_rule,
+    artifact_check,
+    threads,
+    json_path,
 ) -> None:
     """Score a model on MIT-BIH with the ANSI/AAMI EC57 metrics.
 
@@ -72,6 +86,8 @@ def evaluate(
 
     if two_leads and not end_to_end:
         raise InputError("--two-leads helps the detector: use it with --end-to-end")
+    if artifact_check and not end_to_end:
+        raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads)
     if end_to_end:
@@ -84,6 +100,7 @@ def evaluate(
             progress,
             two_leads=two_leads,
             rhythm_rule=rhythm_rule,
+            artifact_check=artifact_check,
         )
     else:
         from .beatset import load_beats
@@ -100,6 +117,8 @@ def evaluate(
         result = evaluate_predictions(beats.labels, pred, beats.records)
     if rhythm_rule:
         result["rhythm_rule"] = True
+    if artifact_check:
+        result["artifact_check"] = True
     result["model"] = {"path": str(model.path), "precision": getattr(model, "precision", None)}
     result["split"] = split.upper()
     if json_path:

@@ -30,7 +30,15 @@ from edge_ecg.options import data_dir_option, json_option, progress
     help="The detector also reads each record's second lead (V1 for 118/119); in the mixes "
     "that lead gets the noise records' second channel.",
 )
-def noise_stress(data_dir, snr, records, model, json_path, md_path, plot_path, two_leads) -> None:
+@click.option(
+    "--artifact-check",
+    is_flag=True,
+    help="Drop detected beats the bundled artefact check takes for noise (as 'classify "
+    "--artifact-check' does).",
+)
+def noise_stress(
+    data_dir, snr, records, model, json_path, md_path, plot_path, two_leads, artifact_check
+) -> None:
     """How detection and classification degrade in noise.
 
     \b
@@ -55,7 +63,7 @@ def noise_stress(data_dir, snr, records, model, json_path, md_path, plot_path, t
         raise InputError("--snr: give at least one SNR")
     result = run(
         data_dir, snrs, [r for r in records.split(",") if r], model, bar=progress,
-        two_leads=two_leads,
+        two_leads=two_leads, artifact_check=artifact_check,
     )  # fmt: skip
     text = markdown(result)
     if json_path:

@@ -41,10 +41,15 @@ def evaluate_end_to_end(
     lead: str = "MLII",
     two_leads: bool = False,
     rhythm_rule: bool = False,
+    artifact_check: bool = False,
 ) -> dict:
     """Evaluate-layout metrics over matched beats, plus a ``detection`` block; with
     ``two_leads`` the detector also reads each record's other lead (``edge_ecg.leads``);
-    ``rhythm_rule`` scores the labels of ``classify --rhythm-rule``."""
+    ``rhythm_rule`` scores the labels of ``classify --rhythm-rule``; ``artifact_check`` drops
+    what ``classify --artifact-check`` drops."""
+    from edge_ecg.artifact import ArtifactCheck
+
+    check = ArtifactCheck() if artifact_check else False
     names = split_records(split)
     labels, preds, records = [], [], []
     missed_by_class = np.zeros(len(CLASSES), dtype=np.int64)
@@ -56,7 +61,12 @@ def evaluate_end_to_end(
         if two_leads:
             second = read_second_lead(database_dir(data_dir, "mitdb") / name, record).signal
         beats = classify_record(
-            record.signal, record.fs, model, second=second, rhythm_rule=rhythm_rule
+            record.signal,
+            record.fs,
+            model,
+            second=second,
+            rhythm_rule=rhythm_rule,
+            artifact_check=check,
         )
         found = np.array([b.sample for b in beats], dtype=np.int64)
         ref_idx, test_idx, missed, extra = match_beats(record.beat_samples, found, record.fs)

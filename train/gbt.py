@@ -16,9 +16,10 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import atomic_path, write_json
+from edge_ecg.beat_summary import beat_summary
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.options import data_dir_option, json_option
-from edge_ecg.spec import CLASSES, PRE, PREPROCESSING_VERSION
+from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
@@ -31,23 +32,8 @@ ROUNDS = 300
 FIELDS = ("accuracy", "macro_f1", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "S_se_232")
 
 
-def gbt_features(windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
-    """RR features, the beat and its deviation from the median beat at 12 points each, and
-    QRS-region summaries (peak, trough, energy and width of the deviation)."""
-    beat, dev = windows[:, :, 0], windows[:, :, 1]
-    points = np.arange(PRE - 36, PRE + 72, 9)
-    qrs = slice(PRE - 18, PRE + 18)
-    summaries = [
-        beat[:, qrs].max(1),
-        beat[:, qrs].min(1),
-        np.abs(dev[:, qrs]).mean(1),
-        np.abs(dev).mean(1),
-        dev[:, qrs].max(1),
-        dev[:, qrs].min(1),
-        (np.abs(beat[:, qrs]) > 0.5).sum(1).astype(np.float32),
-        np.abs(np.diff(beat[:, qrs], axis=1)).max(1),
-    ]
-    return np.concatenate([rr, beat[:, points], dev[:, points], np.stack(summaries, 1)], 1)
+#: The tree's features: ``edge_ecg.beat_summary`` (43 numbers a beat).
+gbt_features = beat_summary
 
 
 def fit_gbt(

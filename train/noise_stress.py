@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ecg.aami import CLASS_INDEX
+from edge_ecg.artifact import ArtifactCheck
 from edge_ecg.classify import Classifier, classify_record
 from edge_ecg.datadir import database_dir
 from edge_ecg.metrics import evaluate_predictions
@@ -55,10 +56,14 @@ def score(
     classifier: Classifier,
     start_s: float,
     second: np.ndarray | None = None,
+    check: ArtifactCheck | None = None,
 ) -> dict:
     """Detection Se/+P and class figures on the beats after ``start_s``; ``second``, a second
-    lead, helps the detector (``edge_ecg.leads``)."""
-    beats = classify_record(signal, rec.fs, classifier.model, second=second)
+    lead, helps the detector (``edge_ecg.leads``); ``check`` drops artefacts
+    (``edge_ecg.artifact``)."""
+    beats = classify_record(
+        signal, rec.fs, classifier.model, second=second, artifact_check=check or False
+    )
     first = round(start_s * rec.fs)
     keep_ref = rec.beat_samples >= first
     test = np.array([b.sample for b in beats], dtype=np.int64)
@@ -105,15 +110,19 @@ def run(
     bar: Callable = lambda items, label: items,
     nstdb_records: bool = True,
     two_leads: bool = False,
+    artifact_check: bool = False,
 ) -> dict:
     """Both studies; returns {"nstdb": {...}, "mixes": {...}} keyed by SNR ("clean" first).
     ``nstdb_records=False`` runs the mixes only. ``two_leads``: the detector also reads each
     record's second lead (``edge_ecg.leads``), which in the mixes gets the noise records'
     second channel, scaled on that lead's own QRS amplitude, as nst does."""
     classifier = Classifier(model)
+    check = ArtifactCheck() if artifact_check else None
     snrs = [float(s) for s in snrs]
     mitdb, nstdb = database_dir(data_dir, "mitdb"), database_dir(data_dir, "nstdb")
     out: dict = {"snrs": snrs, "records": list(records), "two_leads": two_leads}
+    if artifact_check:
+        out["artifact_check"] = True
     out |= {"nstdb": {}, "mixes": {}}
 
     def other(path: Path, rec: Record) -> np.ndarray | None:
@@ -124,7 +133,7 @@ def run(
     for base in bar(("118", "119") if nstdb_records else (), "nstdb"):
         clean = read_record(mitdb / base)
         nst["clean"].append(
-            score(clean, clean.signal, classifier, SKIP_SECONDS, other(mitdb / base, clean))
+            score(clean, clean.signal, classifier, SKIP_SECONDS, other(mitdb / base, clean), check)
         )
         for snr in snrs:
             name = f"{base}e{int(snr):02d}" if snr >= 0 else f"{base}e_{int(-snr)}"
@@ -132,7 +141,7 @@ def run(
                 continue
             rec = read_record(nstdb / name)
             nst.setdefault(str(int(snr)), []).append(
-                score(rec, rec.signal, classifier, SKIP_SECONDS, other(nstdb / name, rec))
+                score(rec, rec.signal, classifier, SKIP_SECONDS, other(nstdb / name, rec), check)
             )
     out["nstdb"] = {k: summarize(v) for k, v in nst.items() if v}
     # (b) DS2 records + NSTDB noise records
@@ -153,12 +162,12 @@ def run(
             lead2 = read_second_lead(mitdb / name, rec)
             rec2 = replace(lead2, signal=lead2.signal[:n])
         mixes["clean"].append(
-            score(rec, rec.signal, classifier, 0.0, None if rec2 is None else rec2.signal)
+            score(rec, rec.signal, classifier, 0.0, None if rec2 is None else rec2.signal, check)
         )
         for noise_name, noise in noises.items():
             for snr in snrs:
                 second = None if rec2 is None else mix(rec2, noises2[noise_name], snr)
-                part = score(rec, mix(rec, noise, snr), classifier, 0.0, second)
+                part = score(rec, mix(rec, noise, snr), classifier, 0.0, second, check)
                 mixes.setdefault(str(int(snr)), []).append(part)
                 mixes.setdefault(f"{int(snr)}/{noise_name}", []).append(part)
     out["mixes"] = {k: summarize(v) for k, v in mixes.items()}

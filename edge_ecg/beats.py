@@ -100,6 +100,22 @@ class BeatFeaturizer:
         self._trim()
         return beats
 
+    @property
+    def peaks_given(self) -> int:
+        """How many peaks were handed over so far (the next one gets this ``seq``)."""
+        return self._seq
+
+    @property
+    def next_seq_pending(self) -> int:
+        """``seq`` of the first peak not finalised or dropped yet (``peaks_given`` if none)."""
+        return self._peaks[0][1] if self._peaks else self._seq
+
+    @property
+    def undecided_from(self) -> int:
+        """Cleaned-signal index before which every peak handed over is finalised or dropped:
+        a promise (``watermark``) for a featurizer fed with what this one finalises."""
+        return min(self._peaks[0][0], self._watermark) if self._peaks else self._watermark
+
     def flush(self) -> list[Beat]:
         """End of stream: finalise every beat whose window fits, drop the rest."""
         beats = self._finalise(flushing=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .artifact import ArtifactCheck
-from .beats import Beat, BeatFeaturizer, stack_beats
+from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
 from .detect import PeakDetector
 from .errors import InputError
 from .leads import TwoLeadDetector
@@ -123,8 +123,18 @@ class StreamClassifier:
         if artifact_check is True:
             artifact_check = ArtifactCheck()
         self.artifact_check = artifact_check or None
+        # With the artefact check a first featurizer sees every peak, as the check was trained,
+        # and only the peaks it keeps reach the featurizer whose beats are classified: an
+        # artefact never shortens its neighbours' RR intervals nor enters the patient's
+        # running statistics. That costs up to one more MAX_RR of latency.
+        lag = self.detector.latency_seconds
+        self._probe = None
+        if self.artifact_check:
+            self._probe = BeatFeaturizer(self.cleaner.to_input_index, max_lag=lag)
+            self._raw: dict[int, int] = {}  # the probe's pending peaks: seq -> detector's peak
+            lag += MAX_RR + 1.0
         self.featurizer = BeatFeaturizer(
-            self.cleaner.to_input_index, max_lag=self.detector.latency_seconds, rhythm=rhythm_rule
+            self.cleaner.to_input_index, max_lag=lag, rhythm=rhythm_rule
         )
         self.classifier = classifier or Classifier(model, threads)
         self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
@@ -143,7 +153,7 @@ class StreamClassifier:
             self.cleaner.delay_seconds
             + self.detector.latency_seconds
             + (WINDOW - 48) / FS  # the window must be complete after the peak
-            + 3.0  # at most MAX_RR waiting for the next peak (post-RR interval)
+            + MAX_RR * (2 if self._probe else 1)  # waiting for the next peak (post-RR)
         )
 
     def push(self, samples: np.ndarray) -> list[ClassifiedBeat]:
@@ -157,20 +167,38 @@ class StreamClassifier:
             peaks = self.detector.push(clean)
         else:
             peaks = self.detector.push(clean, self._second.push(second))
-        self._held += self._checked(self.featurizer.push(clean, peaks, self.detector.watermark))
+        self._held += self._featurize(clean, peaks, self.detector.watermark)
         return self._release(self.quality.judged_until)
 
     def flush(self) -> list[ClassifiedBeat]:
         """End of stream: the beats still pending whose window fits."""
         self._note(self.quality.flush())
         peaks = self.detector.flush()
-        self._held += self._checked(self.featurizer.push(np.empty(0), peaks, None))
-        self._held += self._checked(self.featurizer.flush())
+        self._held += self._featurize(np.empty(0), peaks, None)
+        self._held += self._featurize(None, [], None)
         return self._release(None)
 
-    def _checked(self, beats: list[Beat]) -> list[Beat]:
-        """The beats the artefact check (if on) does not drop."""
-        return self.artifact_check.keep(beats) if self.artifact_check else beats
+    def _featurize(self, clean: np.ndarray | None, peaks, watermark: int | None) -> list[Beat]:
+        """Beats now final; ``clean`` None flushes. With the artefact check the peaks go
+        through the probe first and only those it keeps reach the featurizer."""
+        if self._probe is None:
+            if clean is None:
+                return self.featurizer.flush()
+            return self.featurizer.push(clean, peaks, watermark)
+        first = self._probe.peaks_given
+        for k, p in enumerate(peaks):
+            self._raw[first + k] = int(p)
+        flushing = clean is None
+        probed = self._probe.flush() if flushing else self._probe.push(clean, peaks, watermark)
+        kept = {b.seq for b in self.artifact_check.keep(probed)}
+        accepted = [self._raw[b.seq] for b in probed if b.seq in kept]
+        for b in probed:
+            del self._raw[b.seq]
+        for seq in [s for s in self._raw if s < self._probe.next_seq_pending]:
+            del self._raw[seq]  # peaks the probe dropped (no room for a window)
+        if flushing:
+            return self.featurizer.push(np.empty(0), accepted, None) + self.featurizer.flush()
+        return self.featurizer.push(clean, accepted, self._probe.undecided_from)
 
     def take_segments(self) -> list[Segment]:
         """Unreadable stretches closed since the last call (input samples, with a reason)."""

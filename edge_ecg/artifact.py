@@ -8,8 +8,10 @@ with recorded noise from NSTDB minutes no test reads. A beat whose artefact prob
 ``THRESHOLD`` is not reported. Plain numpy (three small matrix products), weights in an ``.npz``
 read without pickle, verified against its manifest like every model edge-ecg runs.
 
-The check acts on finished beats: an artefact it drops has already shortened its neighbours'
-RR intervals and entered the running patient statistics, as without the check.
+In the stream (``StreamClassifier(artifact_check=True)``) a first featurizer sees every peak,
+as the check was trained, and only the peaks the check keeps reach the featurizer whose beats
+are classified: an artefact never shortens its neighbours' RR intervals or enters the running
+patient statistics.
 """
 
 from __future__ import annotations

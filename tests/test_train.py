@@ -344,3 +344,26 @@ def test_the_rhythm_rule_turns_only_s_into_n_and_only_where_irregular():
     assert suppress_s(pred, irregular, None).tolist() == pred.tolist()
     assert suppress_s(pred, irregular, 0.1).tolist() == [0, 0, 1, 2, 1, 3]
     assert pred.tolist() == [0, 1, 1, 2, 1, 3]  # the input is left alone
+
+
+def test_the_runtime_walks_the_artefact_trees_as_lightgbm_does(tmp_path):
+    """The check's trees, exported as node tables and walked in numpy by the runtime, give
+    LightGBM's own probabilities."""
+    import lightgbm as lgb
+
+    from edge_ecg.artifact import KIND, ArtifactCheck
+    from edge_ecg.beat_summary import N_SUMMARY
+    from edge_ecg.manifest import write_manifest
+    from train.artifact_check import tree_tables
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, N_SUMMARY))
+    y = (x[:, 0] + 0.5 * x[:, 5] * x[:, 7] + 0.3 * rng.normal(size=3000) > 0.4).astype(int)
+    booster = lgb.train({"objective": "binary", "num_leaves": 15, "verbose": -1, "seed": 0},
+                        lgb.Dataset(x, y), 40)  # fmt: skip
+    path = tmp_path / "check.npz"
+    np.savez_compressed(path, **tree_tables(booster))
+    write_manifest(path, kind=KIND, threshold=0.9)
+    test = rng.normal(size=(500, N_SUMMARY))
+    ours = ArtifactCheck(path).probability_of(test)
+    assert np.allclose(ours, booster.predict(test), atol=1e-9)

@@ -44,7 +44,7 @@ from .noise_stress import SKIP_SECONDS, mix
 from .study_output import emit_study, md_option
 
 SNRS = (12, 6, 0)
-MLP_EPOCHS = 15
+ROUNDS = 300
 THRESHOLDS = (0.5, 0.7, 0.9)
 SEED = 0
 
@@ -109,10 +109,10 @@ def _scores(p: np.ndarray, y: np.ndarray, missed: int) -> dict:
     return out
 
 
-def study(data_dir) -> dict:
+def fit_trees(x: np.ndarray, y: np.ndarray):
+    """LightGBM, the study's and the runtime's check (300 rounds, 31 leaves)."""
     import lightgbm as lgb
 
-    x, y = training_set(data_dir)
     params = {
         "objective": "binary",
         "learning_rate": 0.05,
@@ -124,8 +124,14 @@ def study(data_dir) -> dict:
         "seed": SEED,
         "num_threads": 2,
         "verbose": -1,
+        "deterministic": True,
     }
-    booster = lgb.train(params, lgb.Dataset(x, y), 300)
+    return lgb.train(params, lgb.Dataset(x, y), ROUNDS)
+
+
+def study(data_dir) -> dict:
+    x, y = training_set(data_dir)
+    booster = fit_trees(x, y)
     result: dict = {"train": {"candidates": int(y.size), "artefacts": int(y.sum())}}
     nstdb, mitdb = database_dir(data_dir, "nstdb"), database_dir(data_dir, "mitdb")
     for leads in (1, 2):
@@ -187,25 +193,49 @@ def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
     emit_study(study(data_dir), markdown, json_path, md_path)
 
 
-def fit_mlp(x: np.ndarray, y: np.ndarray, seed: int = SEED) -> dict[str, np.ndarray]:
-    """The runtime's check (``edge_ecg.artifact``): standardised inputs, dense 32 -> 16 -> 1."""
-    import keras
+def tree_tables(booster) -> dict[str, np.ndarray]:
+    """The booster as padded node tables for ``edge_ecg.artifact`` (one row a tree): a leaf
+    points to itself, so every beat can walk every tree ``depth`` steps at once."""
+    trees = booster.dump_model()["tree_info"]
+    flat = [_flatten(t["tree_structure"]) for t in trees]
+    width = max(len(nodes) for nodes, _ in flat)
+    shape = (len(flat), width)
+    out = {
+        "feature": np.zeros(shape, np.int16),
+        "threshold": np.zeros(shape, np.float64),
+        "left": np.zeros(shape, np.int16),
+        "right": np.zeros(shape, np.int16),
+        "value": np.zeros(shape, np.float64),
+    }
+    for t, (nodes, _) in enumerate(flat):
+        for k, node in enumerate(nodes):
+            for key in out:
+                out[key][t, k] = node[key]
+    out["depth"] = np.array(max(depth for _, depth in flat), np.int16)
+    return out
 
-    keras.utils.set_random_seed(seed)
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    model = keras.Sequential(
-        [
-            keras.Input((x.shape[1],)),
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    model.fit((x - mean) / scale, y, batch_size=256, epochs=MLP_EPOCHS, verbose=0)
-    (w1, b1), (w2, b2), (w3, b3) = (layer.get_weights() for layer in model.layers)
-    return {"mean": mean, "scale": scale, "w1": w1, "b1": b1, "w2": w2, "b2": b2,
-            "w3": w3, "b3": b3}  # fmt: skip
+
+def _flatten(root: dict) -> tuple[list[dict], int]:
+    """Nodes in depth-first order (index = position) and the tree's depth."""
+    nodes: list[dict] = []
+
+    def visit(node: dict, depth: int) -> tuple[int, int]:
+        k = len(nodes)
+        if "leaf_value" in node:
+            nodes.append({"feature": 0, "threshold": 0.0, "left": k, "right": k,
+                          "value": node["leaf_value"]})  # fmt: skip
+            return k, depth
+        if node.get("decision_type") != "<=" or node.get("missing_type") not in ("None", None):
+            raise ValueError(f"artefact check: unsupported split {node.get('decision_type')}")
+        nodes.append({"feature": node["split_feature"], "threshold": node["threshold"],
+                      "left": -1, "right": -1, "value": 0.0})  # fmt: skip
+        left, d_left = visit(node["left_child"], depth + 1)
+        right, d_right = visit(node["right_child"], depth + 1)
+        nodes[k]["left"], nodes[k]["right"] = left, right
+        return k, max(d_left, d_right)
+
+    _, depth = visit(root, 0)
+    return nodes, depth
 
 
 @main.command("fit")
@@ -226,15 +256,16 @@ def fit_command(data_dir, out: str) -> None:
     from .noise_bank import noise_checksums
 
     x, y = training_set(data_dir)
-    weights = fit_mlp(x, y)
+    tables = tree_tables(fit_trees(x, y))
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **{k: v.astype(np.float32) for k, v in weights.items()})
+        np.savez_compressed(f, **tables)
     records = tuple(r for r in DS1 if r not in HOLDOUT)
     write_manifest(
         out,
         kind=KIND,
-        precision="float32",
+        precision="float64",
         inputs="edge_ecg.beat_summary (43 numbers a beat)",
+        trees=int(tables["feature"].shape[0]),
         threshold=THRESHOLD,
         training={"candidates": int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
         training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},

@@ -93,7 +93,7 @@ class StreamClassifier:
     ``rhythm_rule``: a beat called S where the RR intervals before it are irregular is reported
     N (:mod:`.rhythm`), as AAMI labels beats in atrial fibrillation.
 
-    ``artifact_check``: detected beats that a small network takes for noise artefacts are not
+    ``artifact_check``: detected beats that trained trees take for noise artefacts are not
     reported (:mod:`.artifact`; True loads the bundled check).
     """
 

@@ -65,7 +65,7 @@ def _input_options(f):
     f = click.option(
         "--artifact-check",
         is_flag=True,
-        help="Drop detected beats a small network takes for noise artefacts (electrode "
+        help="Drop detected beats trained trees take for noise artefacts (electrode "
         "motion); fewer false beats in heavy noise, a few true ones lost (docs/noise.md).",
     )(f)
     f = click.option("--lead", help="Lead (WFDB signal name or CSV column); default MLII.")(f)

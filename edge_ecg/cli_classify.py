@@ -66,7 +66,8 @@ def _input_options(f):
         "--artifact-check",
         is_flag=True,
         help="Drop detected beats trained trees take for noise artefacts (electrode "
-        "motion); fewer false beats in heavy noise, a few true ones lost (docs/noise.md).",
+        "motion): far fewer false beats in heavy noise, a few true ones lost, twice the "
+        "time (docs/noise.md).",
     )(f)
     f = click.option("--lead", help="Lead (WFDB signal name or CSV column); default MLII.")(f)
     f = click.option("--fs", type=float, help="Sampling rate in Hz (.csv, .npy and stdin).")(f)

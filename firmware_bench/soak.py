@@ -90,11 +90,12 @@ def blocks(
 
 
 def soak(data_dir, hours: float, records: list[str], block_s: float = 4.0,
-         check_minutes: float = 30.0, bar=progress, leads: int = 1) -> dict:  # fmt: skip
+         check_minutes: float = 30.0, bar=progress, leads: int = 1,
+         artifact_check: bool = False) -> dict:  # fmt: skip
     """Run the soak; see the module docstring. Returns the figures."""
     block = int(block_s * FS)
     total = int(hours * 3600 * FS)
-    stream = StreamClassifier(FS, leads=leads)
+    stream = StreamClassifier(FS, leads=leads, artifact_check=artifact_check)
     n, beats, segments, rss = 0, 0, 0, []
     prefix_n = int(check_minutes * 60 * FS)
     prefix, stream_prefix = [], []
@@ -119,9 +120,9 @@ def soak(data_dir, hours: float, records: list[str], block_s: float = 4.0,
     # Batch over the same prefix; beats near its end may differ (the stream saw what follows).
     whole = np.concatenate(prefix)
     if leads == 1:
-        batch = classify_record(whole, FS)
+        batch = classify_record(whole, FS, artifact_check=artifact_check)
     else:
-        batch = classify_record(whole[:, 0], FS, second=whole[:, 1])
+        batch = classify_record(whole[:, 0], FS, second=whole[:, 1], artifact_check=artifact_check)
     edge = prefix_n - int(5 * FS)
     a = [(b.sample, b.label, b.probabilities.tobytes()) for b in stream_prefix if b.sample < edge]
     b = [(c.sample, c.label, c.probabilities.tobytes()) for c in batch if c.sample < edge]
@@ -129,6 +130,7 @@ def soak(data_dir, hours: float, records: list[str], block_s: float = 4.0,
     return {
         "command": "python -m firmware_bench.soak",
         "leads": leads,
+        **({"artifact_check": True} if artifact_check else {}),
         "simulated_hours": n / FS / 3600,
         "wall_seconds": wall,
         "hours_per_second": n / FS / 3600 / wall,
@@ -158,13 +160,16 @@ def soak(data_dir, hours: float, records: list[str], block_s: float = 4.0,
     "--check-minutes", default=30.0, show_default=True, help="Prefix compared with batch."
 )
 @click.option("--two-leads", is_flag=True, help="Stream both leads (two-lead detection).")
+@click.option("--artifact-check", is_flag=True, help="With the stream's artefact check on.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), required=True)
-def main(data_dir, hours, records, check_minutes, two_leads, json_path):
+def main(data_dir, hours, records, check_minutes, two_leads, artifact_check, json_path):
     """Stream hours of simulated ECG through StreamClassifier; report speed and memory."""
     leads = 2 if two_leads else 1
-    result = soak(data_dir, hours, records.split(","), check_minutes=check_minutes, leads=leads)
+    result = soak(data_dir, hours, records.split(","), check_minutes=check_minutes, leads=leads,
+                  artifact_check=artifact_check)  # fmt: skip
     result["command"] += f" --hours {hours:g} --records {records}"
     result["command"] += " --two-leads" if two_leads else ""
+    result["command"] += " --artifact-check" if artifact_check else ""
     write_json(json_path, result)
     r = result["rss_mb"]
     click.echo(

@@ -7,12 +7,12 @@ import pytest
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("leads", [1, 2])
-def test_short_soak_keeps_memory_flat_and_matches_batch(data_dir, leads):
+@pytest.mark.parametrize(("leads", "check"), [(1, False), (2, False), (2, True)])
+def test_short_soak_keeps_memory_flat_and_matches_batch(data_dir, leads, check):
     from firmware_bench.soak import soak
 
     r = soak(data_dir, hours=0.75, records=["208", "232"], check_minutes=3, bar=lambda x, _: x,
-             leads=leads)  # fmt: skip
+             leads=leads, artifact_check=check)  # fmt: skip
     assert r["simulated_hours"] == pytest.approx(0.75, abs=1e-3)
     assert r["beats"] > 0.75 * 3600 * 0.6  # at least 36 beats a minute of heart rate
     assert r["stream_equals_batch"]["identical"]

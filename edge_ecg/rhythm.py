@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .spec import CLASSES
+
 #: RR intervals the irregularity is measured over (the beat's own pre-RR and the ones before).
 HISTORY = 32
 #: Irregularity above which a beat called S is reported N (see the module docstring).
 IRREGULAR = 0.1
-_S, _N = 1, 0  # indices in spec.CLASSES
+_S, _N = CLASSES.index("S"), CLASSES.index("N")
 
 
 def irregularity(rr: np.ndarray) -> np.ndarray:

@@ -87,16 +87,13 @@ class RunConfig:
             raise InputError(
                 f"motion_noise: {self.motion_noise} is outside 0..1 (RMS in R amplitudes; 0 off)"
             )
-        if not (self.colored_noise == 0 or COLORED_MIN < self.colored_noise <= 2):
-            raise InputError(
-                f"colored_noise: {self.colored_noise} is outside {COLORED_MIN}..2 "
-                "(largest RMS in R amplitudes; 0 off)"
-            )
-        if not (self.real_noise == 0 or COLORED_MIN < self.real_noise <= 2):
-            raise InputError(
-                f"real_noise: {self.real_noise} is outside {COLORED_MIN}..2 "
-                "(largest RMS in R amplitudes; 0 off)"
-            )
+        for name in ("colored_noise", "real_noise"):  # the same level scheme
+            value = getattr(self, name)
+            if not (value == 0 or COLORED_MIN < value <= 2):
+                raise InputError(
+                    f"{name}: {value} is outside {COLORED_MIN}..2 "
+                    "(largest RMS in R amplitudes; 0 off)"
+                )
         if self.epochs < 1:
             raise InputError(f"epochs: {self.epochs} must be at least 1")
         from edge_ecg.splits import DS1

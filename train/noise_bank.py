@@ -73,15 +73,21 @@ def noise_checksums(data_dir: str | os.PathLike[str] | None) -> dict[str, str]:
 def noise_snippets(
     rng: np.random.Generator, bank: list[np.ndarray], n: int, length: int, rms: float
 ) -> np.ndarray:
-    """(n, length) snippets of the bank at random places, mean removed, each scaled to an RMS
-    log-uniform in [``COLORED_MIN``, ``rms``] R amplitudes; half the rows are zero."""
-    from .config import COLORED_MIN
-
+    """(n, length) snippets of the bank at random places, mean removed, at random levels
+    (``at_random_levels``)."""
     sizes = np.array([b.size - length for b in bank])
     which = rng.choice(len(bank), size=n, p=sizes / sizes.sum())
     starts = (rng.random(n) * sizes[which]).astype(np.int64)
     rows = np.stack([bank[w][s : s + length] for w, s in zip(which, starts, strict=True)])
-    rows = rows - rows.mean(axis=1, keepdims=True)
-    rows /= np.sqrt(np.mean(rows**2, axis=1, keepdims=True)) + 1e-12
+    return at_random_levels(rng, rows - rows.mean(axis=1, keepdims=True), rms)
+
+
+def at_random_levels(rng: np.random.Generator, rows: np.ndarray, rms: float) -> np.ndarray:
+    """``rows`` each scaled to an RMS log-uniform in [``COLORED_MIN``, ``rms``] R amplitudes,
+    half of them zeroed: the level scheme of every noise augmentation but the motion waves."""
+    from .config import COLORED_MIN
+
+    rows = rows / (np.sqrt(np.mean(rows**2, axis=1, keepdims=True)) + 1e-12)
+    n = rows.shape[0]
     level = np.exp(rng.uniform(np.log(COLORED_MIN), np.log(max(rms, COLORED_MIN)), size=(n, 1)))
     return rows * level * (rng.random((n, 1)) < 0.5)

@@ -25,8 +25,8 @@ from edge_ecg.spec import CLASSES, FS, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
-from .config import COLORED_MIN, RunConfig, load_config
-from .noise_bank import noise_bank, noise_checksums, noise_snippets
+from .config import RunConfig, load_config
+from .noise_bank import at_random_levels, noise_bank, noise_checksums, noise_snippets
 
 Log = Callable[[str], None]
 
@@ -106,18 +106,14 @@ COLORED_CORNER = 3.0
 
 def colored_noise(rng: np.random.Generator, n: int, length: int, rms: float) -> np.ndarray:
     """(n, length) Gaussian noise shaped to ``COLORED_BAND`` with amplitude 1 / (1 + f /
-    ``COLORED_CORNER``), each row scaled to an RMS log-uniform in [``COLORED_MIN``, ``rms``];
-    half the rows are zero. Electrode motion is not a few sinusoids: measured on beat windows
-    at 6 dB it has half its power below ~6 Hz and 90 % below ~17 Hz, and this shape gives
-    4 and 15 Hz."""
+    ``COLORED_CORNER``), at random levels (``noise_bank.at_random_levels``). Electrode motion
+    is not a few sinusoids: measured on beat windows at 6 dB it has half its power below
+    ~6 Hz and 90 % below ~17 Hz, and this shape gives 4 and 15 Hz."""
     f = np.fft.rfftfreq(length, 1 / FS)
     lo, hi = COLORED_BAND
     gain = np.where((f >= lo) & (f <= hi), 1 / (1 + f / COLORED_CORNER), 0.0)
     spectrum = rng.normal(size=(n, f.size)) + 1j * rng.normal(size=(n, f.size))
-    rows = np.fft.irfft(spectrum * gain, n=length, axis=1)
-    rows /= np.sqrt(np.mean(rows**2, axis=1, keepdims=True)) + 1e-12
-    level = np.exp(rng.uniform(np.log(COLORED_MIN), np.log(max(rms, COLORED_MIN)), size=(n, 1)))
-    return rows * level * (rng.random((n, 1)) < 0.5)
+    return at_random_levels(rng, np.fft.irfft(spectrum * gain, n=length, axis=1), rms)
 
 
 def write_holdout_noise(data_dir, out: Path, holdout: list[str], log: Log) -> None:

@@ -28,6 +28,7 @@ import click
 import numpy as np
 
 from edge_ecg.artifact import DEFAULT_CHECK, KIND, THRESHOLD
+from edge_ecg.beat_summary import beat_summary
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
@@ -38,7 +39,6 @@ from edge_ecg.scoring import match_beats
 from edge_ecg.splits import DS1, DS2
 
 from .config import HOLDOUT
-from .gbt import gbt_features
 from .noise_bank import raw_segments
 from .noise_stress import SKIP_SECONDS, mix
 from .study_output import emit_study, md_option
@@ -65,7 +65,7 @@ def candidates(rec: Record, signal: np.ndarray, first: int = 0, second=None) -> 
     labels = np.zeros(int(keep.sum()), dtype=np.int64)
     labels[np.asarray(extra, dtype=np.int64)] = 1
     return {
-        "x": gbt_features(windows[keep], rr[keep]),
+        "x": beat_summary(windows[keep], rr[keep]),  # what the runtime check reads
         "y": labels,
         "missed": len(missed),
     }

@@ -110,10 +110,9 @@ def evaluate(
         if rhythm_rule:
             from edge_ecg.rhythm import rhythm_rule as apply_rule
 
-            from .rhythm import RHYTHM_FEATURES, rhythm_features
+            from .rhythm import rule_irregularity
 
-            column = RHYTHM_FEATURES.index("irregularity_32")
-            pred = apply_rule(pred, rhythm_features(beats)[:, column])
+            pred = apply_rule(pred, rule_irregularity(beats))
         result = evaluate_predictions(beats.labels, pred, beats.records)
     if rhythm_rule:
         result["rhythm_rule"] = True

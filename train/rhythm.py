@@ -26,7 +26,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from edge_ecg.beats import MAX_RR
-from edge_ecg.rhythm import irregularity
+from edge_ecg.rhythm import HISTORY, irregularity
 
 from .beatset import BeatSet
 from .gbt import compare_features, gbt_features, study_command, summary_markdown
@@ -78,11 +78,17 @@ def study(data_dir, seeds: tuple[int, ...]) -> dict:
             [gbt_features_of(bs), rhythm_features(bs)], 1
         ),
     }
-    summaries = compare_features(data_dir, seeds, variants, extra=_false_s)
+    summaries = compare_features(data_dir, seeds, variants, extra=false_s)
     return {"seeds": list(seeds), "features": summaries}
 
 
-def _false_s(metrics: dict) -> dict:
+def rule_irregularity(beats: BeatSet) -> np.ndarray:
+    """Each beat's irregularity over the intervals the runtime's rhythm rule reads
+    (``edge_ecg.rhythm.HISTORY``)."""
+    return rhythm_features(beats)[:, RHYTHM_FEATURES.index(f"irregularity_{HISTORY}")]
+
+
+def false_s(metrics: dict) -> dict:
     """N beats called S, in the fibrillation records and in all of DS2."""
     records = metrics["records"]
     in_af = sum(records[r]["confusion"][0][1] for r in AF_RECORDS if r in records)

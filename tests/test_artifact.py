@@ -93,3 +93,12 @@ def test_detect_cli_artifact_check(data_dir):
     a, b = json.loads(plain.stdout), json.loads(checked.stdout)
     assert "artifact_check" not in a and b["artifact_check"] is True
     assert len(b["beats"]) < len(a["beats"])
+
+
+def test_evaluate_artifact_check_needs_end_to_end():
+    from click.testing import CliRunner
+
+    from edge_ecg.cli import cli
+
+    r = CliRunner().invoke(cli, ["evaluate", "--artifact-check"])
+    assert r.exit_code == 2 and "--end-to-end" in r.stderr and "Traceback" not in r.output

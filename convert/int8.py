@@ -167,7 +167,7 @@ def int8_tflite(
     range_percentile: float | None = 99.0,
     numeric_verify: bool = False,
     float_io: bool = False,
-    step_ranges: str = "shared",
+    step_ranges: str = "per-step",
 ) -> bytes:
     """The full-integer file: calibrate, set the ranges, quantize.
 

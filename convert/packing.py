@@ -11,6 +11,9 @@ import copy
 
 import numpy as np
 
+#: Metadata entries ``compact`` leaves out: provenance no interpreter reads.
+DROPPED_METADATA = (b"CONVERSION_METADATA",)
+
 
 def compact(data: bytes, share: bool = True) -> bytes:
     """The same model in fewer bytes: what the interpreters compute is unchanged.
@@ -24,7 +27,13 @@ def compact(data: bytes, share: bool = True) -> bytes:
     - identical vectors (shapes, scales, zero points) and identical op options are written once
       and referenced from every place that uses them: an unrolled graph repeats them per step;
     - ``has_rank`` is left out where the shape already says the rank (it only tells a scalar
-      from a tensor of unknown rank when the shape is empty).
+      from a tensor of unknown rank when the shape is empty);
+    - tensors without data whose tables are identical (shape, type, quantization) share one
+      table: with names gone, the activations of an unrolled graph repeat a few kinds; the
+      interpreter still counts each entry as its own tensor;
+    - the converter's ``CONVERSION_METADATA`` (its version and options) is dropped: no
+      interpreter reads it, and the sidecar manifest records the converter's versions and
+      options.
     """
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -32,6 +41,10 @@ def compact(data: bytes, share: bool = True) -> bytes:
     flatbuffer_utils.strip_strings(model)
     if not share:
         return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    dropped = {m.buffer for m in model.metadata or [] if m.name in DROPPED_METADATA}
+    model.metadata = [m for m in model.metadata or [] if m.name not in DROPPED_METADATA] or None
+    for i in dropped:
+        model.buffers[i].data = None
     keep, remap = [0], {0: 0}
     for i, buffer in enumerate(model.buffers[1:], start=1):
         if buffer.data is not None and len(buffer.data):
@@ -60,6 +73,7 @@ def compact(data: bytes, share: bool = True) -> bytes:
             if key not in shared:
                 shared[key] = _packed_once(q)
             tensor.quantization = shared[key]
+    _share_tensors(model)
     _share_options(model)
     builder = _sharing_builder()
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
@@ -83,6 +97,41 @@ def _sharing_builder(size: int = 1024):
             return self.vectors[key]
 
     return SharingBuilder(size)
+
+
+def _share_tensors(model) -> None:
+    """Point every entry of a data-less tensor at one packed copy of each distinct table.
+
+    Two entries share a table only when every field the interpreter reads is equal.
+    """
+    for subgraph in model.subgraphs:
+        shared: dict[tuple, object] = {}
+        for i, tensor in enumerate(subgraph.tensors):
+            if tensor.buffer or tensor.name or tensor.isVariable or tensor.sparsity is not None:
+                continue
+            key = (
+                np.asarray(tensor.shape).tobytes(),
+                None
+                if tensor.shapeSignature is None
+                else np.asarray(tensor.shapeSignature).tobytes(),
+                tensor.type,
+                tensor.hasRank,
+                _quantization_key(tensor.quantization),
+            )
+            subgraph.tensors[i] = shared.setdefault(key, _packed_once(tensor))
+
+
+def _quantization_key(q) -> tuple | None:
+    """What a quantization table holds, comparable (``details`` tables are never shared)."""
+    if q is None:
+        return None
+    if q.details is not None:
+        return (id(q),)
+    vectors = (q.scale, q.zeroPoint, q.min, q.max)
+    return (
+        *(None if v is None else np.asarray(v).tobytes() for v in vectors),
+        q.quantizedDimension,
+    )
 
 
 def _share_options(model) -> None:

@@ -275,6 +275,69 @@ def test_recurrent_ranges_shared_across_steps(run_dir, ds1):
     assert len(compact(shared)) < len(compact(per_step))
 
 
+def _distinct_tensor_tables(data: bytes) -> tuple[int, int]:
+    """(tensor entries, distinct tensor tables) of the first subgraph, by flatbuffer offset."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
+    offsets = [graph.Tensors(j)._tab.Pos for j in range(graph.TensorsLength())]
+    return len(offsets), len(set(offsets))
+
+
+@on_data
+def test_compact_shares_tensor_tables_and_drops_provenance(run_dir, ds1):
+    """Packing: fewer bytes, one table per kind of data-less tensor, the same outputs."""
+    import keras
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from convert.calibration import calibration_set
+    from convert.export import ExportModel
+    from convert.int8 import int8_tflite
+    from convert.packing import compact
+    from convert.tflite import frozen_function
+
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True, compile=False)
+    calibration = calibration_set(ds1.windows, ds1.rr, ds1.labels, 100, 0)
+    raw = int8_tflite(frozen_function(ExportModel(model)), calibration)
+    packed = compact(raw)
+    assert len(packed) < len(raw)
+
+    def metadata(data: bytes) -> set:
+        model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+        return {m.name for m in model.metadata or []}
+
+    assert b"CONVERSION_METADATA" in metadata(raw)
+    assert metadata(packed) == metadata(raw) - {b"CONVERSION_METADATA"}
+    entries, tables = _distinct_tensor_tables(raw)
+    assert entries == tables
+    entries_packed, tables_packed = _distinct_tensor_tables(packed)
+    assert entries_packed == entries and tables_packed < entries
+    # Every interpreter entry is still its own tensor: the outputs on real beats are the same.
+    beats = _sample(ds1, 64, 3)
+    outputs = [_outputs_of(data, ds1.windows[beats], ds1.rr[beats]) for data in (raw, packed)]
+    np.testing.assert_array_equal(*outputs)
+
+
+def _outputs_of(data: bytes, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=data)
+    interp.allocate_tensors()
+    out = interp.get_output_details()[0]["index"]
+    rows = []
+    for b in range(len(windows)):
+        for detail in interp.get_input_details():
+            source = windows if len(detail["shape"]) == 3 else rr
+            scale, zero = detail["quantization"]
+            x = source[b : b + 1]
+            if detail["dtype"] == np.int8:
+                x = np.clip(np.round(x / scale) + zero, -128, 127).astype(np.int8)
+            interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        rows.append(interp.get_tensor(out).copy())
+    return np.concatenate(rows)
+
+
 @on_data
 def test_window_range_covers_only_the_channels_read(run_dir, ds1):
     import keras

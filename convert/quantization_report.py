@@ -217,9 +217,9 @@ def _export_variants(model_path: Path, ds1, options) -> list[tuple[str, bytes, b
         )
         if lstm == "joined":
             # What the shipped file adds to the plain converter: percentile ranges, the window
-            # range over the channels read, and (or not) one range per recurrent quantity.
+            # range over the channels read, and per-step (shipped) or shared LSTM ranges.
             shared = ("shared", "one per LSTM quantity but c")
-            for steps, what in (shared, ("per-step", "per step")):
+            for steps, what in (("per-step", "per step"), shared):
                 shipped = int8_tflite(frozen, cal, range_percentile=options.range_percentile,
                                       step_ranges=steps)  # fmt: skip
                 out.append(
@@ -370,13 +370,15 @@ def render(model_path, command, ds2, precisions, exports, int8, layers, keras_mo
         "",
         "Same weights, calibration and DS2 comparison; only how the graph is built and stored "
         "differs. *Compacted* = names stripped; empty buffers, identical quantization "
-        "tables, vectors and op options shared; no redundant `has_rank` "
-        "(`convert.packing.compact`); *non-int8 ops* are ops left in float by "
+        "tables, vectors, tensor tables and op options shared; no redundant `has_rank`; the "
+        "converter's provenance metadata dropped (`convert.packing.compact`); *non-int8 ops* "
+        "are ops left in float by "
         "the converter (the shipped path refuses those). Rows without *shipped ranges* use "
         "the TFLite converter's own ranges (min/max over the calibration beats); *shipped "
         "ranges* are those of `edge-ecg convert --int8`: the 99th percentile of per-beat "
-        "extremes, the input window's over the channels the model reads, and one range per "
-        "recurrent quantity over all steps (the cell state c and f·c: per step) or one per step.",
+        "extremes, the input window's over the channels the model reads, and each LSTM step's "
+        "own ranges (shipped) or one range per recurrent quantity over all steps (the cell "
+        "state c and f·c: per step).",
         "",
         *_export_table(exports),
         "",

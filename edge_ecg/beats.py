@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
-from .order_stats import median, median_rows
+from .order_stats import RunningMedian, median_rows
 from .preprocess import Cleaner, check_signal
 from .rhythm import HISTORY, irregularity
 from .spec import CHANNELS, FS, N_RR, POST, PRE, WINDOW
@@ -76,7 +76,8 @@ class BeatFeaturizer:
         self._watermark = 0
         self._prev_peak: int | None = None
         self._rr: deque[float] = deque(maxlen=LONG_RR)
-        self._amps: deque[float] = deque(maxlen=STATS_BEATS)
+        self._rr_local, self._rr_long = RunningMedian(LOCAL_RR), RunningMedian(LONG_RR)
+        self._amps = RunningMedian(STATS_BEATS)
         self._windows = np.zeros((WINDOW, STATS_BEATS))  # one beat per column
         self._n_windows = 0
         self.dropped = 0  # peaks too close to the start or end to cut a window
@@ -174,12 +175,15 @@ class BeatFeaturizer:
         pre = None if self._prev_peak is None else (peak - self._prev_peak) / FS
         self._prev_peak = peak
         if pre is not None:
-            self._rr.append(min(pre, MAX_RR))
-        self._amps.append(abs(raw[PRE]))
+            rr = min(pre, MAX_RR)
+            self._rr.append(rr)
+            self._rr_local.push(rr)
+            self._rr_long.push(rr)
+        self._amps.push(abs(raw[PRE]))
         self._windows[:, self._n_windows % STATS_BEATS] = raw
         self._n_windows += 1
 
-        amp = max(float(median(np.asarray(self._amps))), 1e-6)
+        amp = max(self._amps.value(), 1e-6)
         median_beat = median_rows(self._windows[:, : min(self._n_windows, STATS_BEATS)])
         scaled = np.empty((CHANNELS, WINDOW))
         np.divide(raw, amp, out=scaled[0])
@@ -202,8 +206,8 @@ class BeatFeaturizer:
     def _rr_features(self, pre: float | None, post: float | None) -> np.ndarray:
         rr = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))
         history = rr.size > 0
-        local = float(median(rr[-LOCAL_RR:])) if history else None
-        long = float(median(rr)) if history else None
+        local = self._rr_local.value() if history else None
+        long = self._rr_long.value() if history else None
         # With no history yet (first beat of a stream) the known neighbour stands in.
         fallback = next((v for v in (local, post, 1.0) if v is not None), 1.0)
         pre = min(pre, MAX_RR) if pre is not None else fallback

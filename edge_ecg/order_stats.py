@@ -25,13 +25,16 @@ def median(a: np.ndarray) -> np.ndarray:
 
 
 def median_rows(a: np.ndarray) -> np.ndarray:
-    """``np.median(a, axis=-1)``; fastest on a C-contiguous array (each row contiguous)."""
+    """``np.median(a, axis=-1)``; fastest on a C-contiguous array (each row contiguous).
+
+    Sorting the rows beats partitioning them here: numpy 2 sorts short float rows with SIMD
+    kernels (128 rows of 32: 8 µs against 16 µs for a two-point partition, measured on x86)."""
     n = a.shape[-1]
     k = n // 2
+    s = np.sort(a, axis=-1)
     if n % 2:
-        return np.partition(a, k, axis=-1)[..., k]
-    part = np.partition(a, (k - 1, k), axis=-1)
-    return np.add(part[..., k - 1], part[..., k]) / 2
+        return s[..., k]
+    return np.add(s[..., k - 1], s[..., k]) / 2
 
 
 class RunningMedian:

@@ -9,12 +9,11 @@ reported inside unreadable blocks; classification resumes with the first readabl
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from .order_stats import median
+from .order_stats import RunningMedian, median
 
 #: Verdict names, in the order they are checked.
 REASONS = ("flat", "saturated", "noisy")
@@ -57,8 +56,8 @@ class _LeadJudge:
 
     def __init__(self, fs: float) -> None:
         self.fs = fs
-        self._amp: deque[float] = deque(maxlen=HISTORY)
-        self._hf: deque[float] = deque(maxlen=HISTORY)
+        self._amp = RunningMedian(HISTORY)
+        self._hf = RunningMedian(HISTORY)
 
     def verdict(self, x: np.ndarray) -> str | None:
         hi, lo = float(x.max()), float(x.min())
@@ -74,12 +73,12 @@ class _LeadJudge:
         d1 = x[1:] - x[:-1]
         hf = float(median(np.abs(d1[1:] - d1[:-1])))  # np.diff(x, 2), spelt out
         if len(self._amp) >= 4:
-            amp = float(median(np.array(self._amp)))
-            noise = float(median(np.array(self._hf)))
+            amp = self._amp.value()
+            noise = self._hf.value()
             if ptp > 10 * amp or ptp < 0.02 * amp or hf > 8 * max(noise, 1e-12):
                 return "noisy"
-        self._amp.append(ptp)
-        self._hf.append(hf)
+        self._amp.push(ptp)
+        self._hf.push(hf)
         return None
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .artifact import ArtifactCheck
 from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
-from .detect import PeakDetector
+from .detect import LOOKAHEAD, PeakDetector
 from .errors import InputError
 from .leads import TwoLeadDetector
 from .models import BeatModel, load_model
@@ -139,6 +139,8 @@ class StreamClassifier:
         self.classifier = classifier or Classifier(model, threads)
         self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
         self.samples = 0
+        self._last: tuple[float, float | None] | None = None  # the newest sample of each lead
+        self._cleaned = 0  # cleaned samples handed to the featurizer
         # A beat is kept only if no sample of its window lies in unreadable input.
         self._pre = PRE * self.fs / FS
         self._post = POST * self.fs / FS
@@ -160,6 +162,8 @@ class StreamClassifier:
         """Add raw samples ((n,), or (n, 2) with ``leads=2``); return the beats now final."""
         samples, second = _split_leads(samples, self.leads)
         self.samples += samples.size
+        if samples.size:
+            self._last = (float(samples[-1]), None if second is None else float(second[-1]))
         judged = np.column_stack([samples, second]) if self._judge_both else samples
         self._note(self.quality.push(judged))
         clean = self.cleaner.push(samples)
@@ -167,12 +171,31 @@ class StreamClassifier:
             peaks = self.detector.push(clean)
         else:
             peaks = self.detector.push(clean, self._second.push(second))
+        self._cleaned += clean.size
         self._held += self._featurize(clean, peaks, self.detector.watermark)
         return self._release(self.quality.judged_until)
 
     def flush(self) -> list[ClassifiedBeat]:
-        """End of stream: the beats still pending whose window fits."""
+        """End of stream: the beats still pending whose window fits.
+
+        The filters lag the input by ``cleaner.delay_seconds``, so the input's end is extended
+        with its last value for that delay and the detector's look-ahead, as ``detect_peaks``
+        does: the beats of the last second are found. Windows still end at the last real
+        sample: the featurizer never gets the cleaned signal past it."""
         self._note(self.quality.flush())
+        if self._last is not None:
+            tail = int(np.ceil((self.cleaner.delay_seconds + LOOKAHEAD / FS) * self.fs))
+            clean = self.cleaner.push(np.full(tail, self._last[0]))
+            if self._second is None:
+                peaks = self.detector.push(clean)
+            else:
+                second = self._second.push(np.full(tail, self._last[1]))
+                peaks = self.detector.push(clean, second)
+            end = int(np.floor(self.cleaner.to_clean_index(self.samples - 1))) + 1
+            real = clean[: max(0, end - self._cleaned)]
+            self._cleaned += real.size
+            self._last = None
+            self._held += self._featurize(real, peaks, self.detector.watermark)
         peaks = self.detector.flush()
         self._held += self._featurize(np.empty(0), peaks, None)
         self._held += self._featurize(None, [], None)

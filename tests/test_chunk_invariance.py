@@ -59,3 +59,27 @@ def test_two_lead_stream_is_byte_identical_in_any_blocks(data_dir, chunk):
     assert [(b.sample, b.label, b.probabilities.tobytes()) for b in blocks] == [
         (b.sample, b.label, b.probabilities.tobytes()) for b in whole
     ]
+
+
+@pytest.mark.parametrize("chunk", [None, 7, 1000])
+def test_the_end_of_a_finite_input_keeps_its_beats(chunk):
+    """The stream's flush extends the input's end for the filters' delay, as detect_peaks does:
+    every detected beat whose window ends before the last real sample is classified, in the
+    last second too (the bundled excerpt's beat 0.6 s before its end was lost before)."""
+    from edge_ecg.classify import classify_record
+    from edge_ecg.demo import load_excerpt
+    from edge_ecg.detect import detect_peaks
+    from edge_ecg.spec import FS, POST
+
+    signal, fs, _, _ = load_excerpt()
+    beats = [b.sample for b in classify_record(signal, fs, chunk=chunk)]
+    peaks = detect_peaks(signal, fs)
+    fits = peaks[peaks + POST * fs / FS + 2 * fs / FS < signal.size]
+    assert set(fits) <= set(beats)
+    assert max(beats) < signal.size
+    assert signal.size - max(beats) < 0.7 * fs  # the beat at 299.38 s of 300
+    # An input cut short ends the same way, and the beats before the cut do not move.
+    short = [b.sample for b in classify_record(signal[: round(60 * fs)], fs, chunk=chunk)]
+    early = [b for b in beats if b < 59 * fs]
+    assert short[: len(early)] == early
+    assert round(60 * fs) - max(short) < 1.0 * fs

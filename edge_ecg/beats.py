@@ -75,7 +75,7 @@ class BeatFeaturizer:
         self._seq = 0
         self._watermark = 0
         self._prev_peak: int | None = None
-        self._rr: deque[float] = deque(maxlen=LONG_RR)
+        # RR history: the long one's values are the last LONG_RR intervals, oldest first.
         self._rr_local, self._rr_long = RunningMedian(LOCAL_RR), RunningMedian(LONG_RR)
         self._amps = RunningMedian(STATS_BEATS)
         self._windows = np.zeros((WINDOW, STATS_BEATS))  # one beat per column
@@ -176,7 +176,6 @@ class BeatFeaturizer:
         self._prev_peak = peak
         if pre is not None:
             rr = min(pre, MAX_RR)
-            self._rr.append(rr)
             self._rr_local.push(rr)
             self._rr_long.push(rr)
         self._amps.push(abs(raw[PRE]))
@@ -200,11 +199,12 @@ class BeatFeaturizer:
         )
 
     def _irregularity(self) -> float:
-        history = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))[-HISTORY:]
+        rr = self._rr_long.values
+        history = np.fromiter(rr, dtype=np.float64, count=len(rr))[-HISTORY:]
         return float(irregularity(history)[0])
 
     def _rr_features(self, pre: float | None, post: float | None) -> np.ndarray:
-        rr = np.fromiter(self._rr, dtype=np.float64, count=len(self._rr))
+        rr = np.fromiter(self._rr_long.values, dtype=np.float64, count=len(self._rr_long))
         history = rr.size > 0
         local = self._rr_local.value() if history else None
         long = self._rr_long.value() if history else None

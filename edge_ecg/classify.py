@@ -16,7 +16,7 @@ import numpy as np
 
 from .artifact import ArtifactCheck
 from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
-from .detect import LOOKAHEAD, PeakDetector
+from .detect import PeakDetector, end_padding
 from .errors import InputError
 from .leads import TwoLeadDetector
 from .models import BeatModel, load_model
@@ -166,14 +166,17 @@ class StreamClassifier:
             self._last = (float(samples[-1]), None if second is None else float(second[-1]))
         judged = np.column_stack([samples, second]) if self._judge_both else samples
         self._note(self.quality.push(judged))
-        clean = self.cleaner.push(samples)
-        if self._second is None:
-            peaks = self.detector.push(clean)
-        else:
-            peaks = self.detector.push(clean, self._second.push(second))
+        clean, peaks = self._detect(samples, second)
         self._cleaned += clean.size
         self._held += self._featurize(clean, peaks, self.detector.watermark)
         return self._release(self.quality.judged_until)
+
+    def _detect(self, samples: np.ndarray, second: np.ndarray | None) -> tuple[np.ndarray, list]:
+        """Clean the lead to classify (and the second lead) and find the R-peaks in them."""
+        clean = self.cleaner.push(samples)
+        if self._second is None:
+            return clean, self.detector.push(clean)
+        return clean, self.detector.push(clean, self._second.push(second))
 
     def flush(self) -> list[ClassifiedBeat]:
         """End of stream: the beats still pending whose window fits.
@@ -184,13 +187,9 @@ class StreamClassifier:
         sample: the featurizer never gets the cleaned signal past it."""
         self._note(self.quality.flush())
         if self._last is not None:
-            tail = int(np.ceil((self.cleaner.delay_seconds + LOOKAHEAD / FS) * self.fs))
-            clean = self.cleaner.push(np.full(tail, self._last[0]))
-            if self._second is None:
-                peaks = self.detector.push(clean)
-            else:
-                second = self._second.push(np.full(tail, self._last[1]))
-                peaks = self.detector.push(clean, second)
+            tail = end_padding(self.cleaner)
+            first, second = (None if v is None else np.full(tail, v) for v in self._last)
+            clean, peaks = self._detect(first, second)
             end = int(np.floor(self.cleaner.to_clean_index(self.samples - 1))) + 1
             real = clean[: max(0, end - self._cleaned)]
             self._cleaned += real.size

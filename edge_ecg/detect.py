@@ -421,6 +421,12 @@ def detect_peaks(signal: np.ndarray, fs: float, chunk: int | None = None) -> np.
     return feed_whole(PeakDetector, [signal], fs, chunk)
 
 
+def end_padding(cleaner: Cleaner) -> int:
+    """Input samples to append at a finite input's end (its last value repeated) so that the
+    filters' delay and the detector's look-ahead reach past the last real sample."""
+    return int(np.ceil((cleaner.delay_seconds + LOOKAHEAD / FS) * cleaner.fs))
+
+
 def feed_whole(make: Callable, leads: list[np.ndarray], fs: float, chunk: int | None) -> np.ndarray:
     """R-peaks (input samples) of whole, checked, equally long leads, each through its own
     :class:`Cleaner` into the detector ``make(start)`` builds (its ``push`` takes one cleaned
@@ -432,7 +438,7 @@ def feed_whole(make: Callable, leads: list[np.ndarray], fs: float, chunk: int | 
     """
     cleaners = [Cleaner(fs) for _ in leads]
     detector = make(int(np.ceil(cleaners[0].to_clean_index(0))))
-    tail = int(np.ceil((cleaners[0].delay_seconds + LOOKAHEAD / FS) * cleaners[0].fs))
+    tail = end_padding(cleaners[0])
     padded = [np.concatenate([x, np.full(tail, x[-1])]) for x in leads]
     step = chunk or padded[0].size
     found = [

@@ -55,6 +55,11 @@ class RunningMedian:
     def __len__(self) -> int:
         return len(self._order)
 
+    @property
+    def values(self) -> deque[float]:
+        """The values held, oldest first (read them, do not change them)."""
+        return self._order
+
     def push(self, value: float) -> None:
         """Add a value; the oldest leaves once ``size`` are held."""
         value = float(value)

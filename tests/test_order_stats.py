@@ -41,7 +41,7 @@ def test_featurizer_inputs_unchanged_against_np_median(mitdb, monkeypatch) -> No
     n = round(rec.fs * 600)
     peaks = rec.beat_samples[rec.beat_samples < n]
     fast, _ = extract_beats(rec.signal[:n], rec.fs, peaks, chunk=round(5 * rec.fs))
-    monkeypatch.setattr(RunningMedian, "value", lambda self: float(np.median(list(self._order))))
+    monkeypatch.setattr(RunningMedian, "value", lambda self: float(np.median(list(self.values))))
     slow, _ = extract_beats(rec.signal[:n], rec.fs, peaks, chunk=round(5 * rec.fs))
     assert len(fast) == len(slow) > 500
     for a, b in zip(fast, slow, strict=True):

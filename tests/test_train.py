@@ -167,8 +167,9 @@ def test_class_weights_balance_the_classes():
 
 
 def test_causality_renormalisation_on_real_records(data_dir):
-    """The study's three normalisations: causal is what the runtime feeds; whole-record uses
-    the record's statistics for every beat; record-to-date only the beats so far."""
+    """The study's normalisations: causal is what the runtime feeds; whole-record uses
+    the record's statistics for every beat; record-to-date only the beats so far;
+    whole-record-N the record's beats labelled N (a label leak, measured as such)."""
     from edge_ecg.beats import CLIP, MAX_RATIO
     from train.beatset import load_beats
     from train.causality import renormalise
@@ -198,6 +199,18 @@ def test_causality_renormalisation_on_real_records(data_dir):
     assert np.isclose(rr[order[99], 3], np.median(pre[:100]))
     # its first beats keep the running median beat, so the deviation channel is unchanged there
     assert np.allclose(w[order[:16], :, 1], beats.windows[order[:16], :, 1], atol=1e-5)
+
+    # the label leak: statistics over the beats labelled N only (106's many V beats left out)
+    w, rr = renormalise(beats, "whole-record-N")
+    normal = beats.labels[r106] == 0
+    assert 0 < normal.sum() < r106.size
+    pre = beats.rr[r106, 0].astype(np.float64)
+    assert np.allclose(rr[r106, 3], np.median(pre[normal]))
+    assert np.allclose(rr[r106, 4], pre[normal].mean())
+    median_n = np.median(beats.windows[r106[normal], :, 0].astype(np.float64), 0)
+    dev = np.clip(beats.windows[r106, :, 0] - median_n, -CLIP, CLIP)
+    assert np.allclose(w[r106, :, 1], dev, atol=1e-5)
+    assert not np.allclose(rr[r106, 4], renormalise(beats, "whole-record")[1][r106, 4])
 
 
 def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):

@@ -1,15 +1,19 @@
 """What causal patient statistics cost: the tree on causal, record-to-date and whole-record
-normalisation of the same beats.
+normalisation of the same beats (and on a label-leaking one, to see what it would buy).
 
 A device knows only the beats so far, so ``edge_ecg`` normalises each beat by *running*
 statistics (median beat and RR history of the last beats). A classic baseline normalises by
 the whole record's statistics, which needs the future. This study re-normalises the cached
-beats three ways and trains the same LightGBM on each, several seeds, DS1 -> DS2:
+beats four ways (the fourth a deliberate label leak) and trains the same LightGBM on each,
+several seeds, DS1 -> DS2:
 
 - ``causal``: what the runtime feeds every model (running median beat of 32 beats, RR medians
   over 8 and 128 beats, RR mean over 128).
 - ``record-to-date``: every statistic over all beats of the record so far (still causal).
 - ``whole-record``: every statistic over the whole record (not possible on a device).
+- ``whole-record-N``: the same over the record's beats *labelled N* only: a label leak no
+  device and no honest evaluation has, measured to see what a baseline that normalised "to the
+  patient's normal beats" with the reference labels would gain (record 232, docs/results.md).
 
 Only the patient statistics change: the median beat the deviation channel subtracts, and the
 long-term RR median and mean the RR ratios divide by. The amplitude scale stays the running
@@ -28,7 +32,9 @@ from edge_ecg.beats import CLIP, MAX_RATIO
 from .beatset import BeatSet
 from .gbt import compare_features, gbt_features, study_command, summary_markdown
 
-MODES = ("causal", "record-to-date", "whole-record")
+MODES = ("causal", "record-to-date", "whole-record", "whole-record-N")
+#: A record with fewer N beats than this keeps all its beats for ``whole-record-N``.
+MIN_N = 10
 #: The record-to-date median beat is recomputed every this many beats (exact per beat costs
 #: minutes for nothing: it moves slowly once a few hundred beats are in).
 REFRESH = 16
@@ -51,10 +57,13 @@ def renormalise(beats: BeatSet, mode: str) -> tuple[np.ndarray, np.ndarray]:
         idx = idx[np.argsort(beats.samples[idx], kind="stable")]
         beat = beats.windows[idx, :, 0].astype(np.float64)
         pre, post, local = (beats.rr[idx, k].astype(np.float64) for k in range(3))
-        if mode == "whole-record":
-            median_beat = np.broadcast_to(np.median(beat, 0), beat.shape)
-            long = np.full(idx.size, np.median(pre))
-            mean = np.full(idx.size, pre.mean())
+        if mode.startswith("whole-record"):
+            normal = beats.labels[idx] == 0
+            if mode == "whole-record" or normal.sum() < MIN_N:
+                normal = np.ones(idx.size, dtype=bool)
+            median_beat = np.broadcast_to(np.median(beat[normal], 0), beat.shape)
+            long = np.full(idx.size, np.median(pre[normal]))
+            mean = np.full(idx.size, pre[normal].mean())
         else:
             # The first block keeps the running median beat (beat minus deviation channel).
             median_beat = beat - beats.windows[idx, :, 1]

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .calibration import CALIBRATED_SUFFIX
 from .errors import InputError, ModelError, first_line
 from .interpreter import TFLiteModel
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
@@ -51,7 +52,9 @@ class KerasModel:
     precision = "float32"
     backend = "keras"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], calibrated: bool = False) -> None:
+        """``calibrated``: the caller feeds patient-calibrated inputs, as a model trained on
+        them (``calibrated: true``) needs; any other model is refused then, and vice versa."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")
@@ -73,6 +76,14 @@ class KerasModel:
             raise ModelError(
                 f"{self.path}: inputs {shapes} do not match the preprocessing "
                 f"(({WINDOW}, {CHANNELS}) and ({N_RR},)); the model was made for other inputs"
+            )
+        if self.model.name.endswith(CALIBRATED_SUFFIX) != calibrated:
+            raise ModelError(
+                f"{self.path}: trained on patient-calibrated inputs; edge-ecg's runtime, "
+                "evaluate and convert feed uncalibrated ones (score it with python -m "
+                "train.adaptive_study)"
+                if not calibrated
+                else f"{self.path}: not trained on patient-calibrated inputs"
             )
         self.size_bytes = self.path.stat().st_size
         self._window_first = len(shapes[0]) == 2

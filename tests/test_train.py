@@ -228,6 +228,27 @@ def test_a_run_written_before_a_setting_existed_still_resumes(tmp_path):
     assert not same_config(saved, config)
 
 
+def test_tiny_calibrated_run_is_marked_and_refused_where_inputs_are_not(data_dir, tmp_path):
+    """calibrated: true trains on patient-calibrated inputs (fake quantization stripped as
+    usual); the saved model says so in its name, so evaluate, convert and the runtime refuse
+    it rather than feed it uncalibrated beats, and a calibrated reader refuses a plain one."""
+    from edge_ecg.calibration import CALIBRATED_SUFFIX
+    from edge_ecg.errors import ModelError
+    from edge_ecg.models import KerasModel, load_model
+
+    out = tmp_path / "cal"
+    saved, model = _tiny_run(data_dir, out, arch="cnn", calibrated=True, fake_quant=True)
+    assert saved["calibrated"] is True and model.name.endswith(CALIBRATED_SUFFIX)
+    with pytest.raises(ModelError, match="patient-calibrated inputs; edge-ecg's runtime"):
+        load_model(out / "model.keras")
+    assert KerasModel(out / "model.keras", calibrated=True).predict(
+        np.zeros((2, 128, 2), np.float32), np.ones((2, 11), np.float32)
+    ).shape == (2, 5)
+    _tiny_run(data_dir, tmp_path / "plain", arch="cnn")
+    with pytest.raises(ModelError, match="not trained on patient-calibrated inputs"):
+        KerasModel(tmp_path / "plain" / "model.keras", calibrated=True)
+
+
 def test_train_help_lists_every_setting_in_yaml_a_config_can_take():
     """The settings in `edge-ecg train --help` parse as YAML back to RunConfig's defaults
     (`records: null`, not the string "None")."""

@@ -65,6 +65,10 @@ class RunConfig:
     #: minutes no test reads (train/noise_bank.py) on half the beats, RMS log-uniform from
     #: 0.03 up to this many R amplitudes; 0 off. Needs the nstdb database.
     real_noise: float = 0.0
+    #: patient-adaptive (EC57): every record's inputs calibrated on the beats its first
+    #: 5 minutes' reference labels call normal (train/patient_adaptive.py); DS2 is then scored
+    #: after minute 5, and the model needs a patient calibration on the device.
+    calibrated: bool = False
     lead: str = "MLII"
     holdout: list[str] = field(default_factory=lambda: list(HOLDOUT))
     #: train on these DS1 records only (default: all DS1 minus the holdout); for quick runs.

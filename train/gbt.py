@@ -24,6 +24,7 @@ from edge_ecg.splits import DS1
 
 from .beatset import BeatSet, load_beats
 from .config import RunConfig
+from .patient_adaptive import PROTOCOL, calibrate_beats, evaluation_beats
 from .study_output import emit_study, md_option
 from .trainer import Log, class_weights
 
@@ -88,6 +89,8 @@ def train_gbt_run(
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", config.to_dict())
     ds1 = load_beats(data_dir, "DS1", config.lead)
+    if config.calibrated:
+        ds1 = calibrate_beats(ds1)
     write_json(out / "checksums.json", {"preprocessing": PREPROCESSING_VERSION, **ds1.checksums})
     train = ds1.select(config.records or [r for r in DS1 if r not in config.holdout])
     holdout = ds1.select(config.holdout)
@@ -116,10 +119,12 @@ def train_gbt_run(
             },
         },
     )
-    ds2 = load_beats(data_dir, "DS2", config.lead)
+    ds2 = evaluation_beats(data_dir, config)
     pred = booster.predict(gbt_features(ds2.windows, ds2.rr), num_iteration=best_rounds).argmax(1)
     metrics = evaluate_predictions(ds2.labels, pred, ds2.records)
     metrics["model"] = {"arch": "gbt", "width": None, "seed": config.seed}
+    if config.calibrated:
+        metrics["protocol"] = PROTOCOL
     write_json(out / "metrics.json", metrics)
     log(f"gbt: {best_rounds} rounds, DS2 accuracy {metrics['accuracy']:.4f}")
     return metrics
@@ -169,16 +174,20 @@ def compare_features(
                     }
                 )
                 bar.update(1)
-            keys = [k for k in runs[0] if k not in ("seed", "rounds", "seconds")]
-            stats = {f: [r[f] for r in runs if r[f] is not None] for f in keys}
-            out[name] = {
-                "runs": runs,
-                "mean": {f: float(np.mean(v)) if v else None for f, v in stats.items()},
-                "sd": {
-                    f: float(np.std(v, ddof=1)) if len(v) > 1 else None for f, v in stats.items()
-                },
-            }
+            out[name] = seed_summary(runs)
     return out
+
+
+def seed_summary(runs: list[dict]) -> dict:
+    """The runs, and the mean and sd over seeds of each figure they share (rates a seed
+    could not define, None, are left out of its mean)."""
+    keys = [k for k in runs[0] if k not in ("seed", "rounds", "seconds")]
+    stats = {f: [r[f] for r in runs if r[f] is not None] for f in keys}
+    return {
+        "runs": runs,
+        "mean": {f: float(np.mean(v)) if v else None for f, v in stats.items()},
+        "sd": {f: float(np.std(v, ddof=1)) if len(v) > 1 else None for f, v in stats.items()},
+    }
 
 
 def summary_markdown(
@@ -187,9 +196,10 @@ def summary_markdown(
     seeds,
     model: str = "LightGBM",
     extra: dict[str, tuple[str, float]] | None = None,
+    beats: str = "DS2 reference beats",
 ) -> str:
     """A table of ``compare_features`` results, one row per variant; ``extra`` adds columns
-    {title: (field, scale)} after the standard ones."""
+    {title: (field, scale)} after the standard ones; ``beats`` says what was scored."""
     head = [first, "accuracy %", "macro-F1 %", "S Se %", "S +P %", "V Se %", "V +P %"]
     head += ["F Se %", "S Se in 232 %", *(extra or {})]
     columns = [(f, 100.0) for f in FIELDS] + list((extra or {}).values())
@@ -204,7 +214,7 @@ def summary_markdown(
             )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     seeds = ", ".join(map(str, seeds))
-    lines.append(f"\nmean ± sd over seeds {seeds}; DS2 reference beats; {model}.")
+    lines.append(f"\nmean ± sd over seeds {seeds}; {beats}; {model}.")
     return "\n".join(lines) + "\n"
 
 

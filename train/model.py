@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from edge_ecg.calibration import CALIBRATED_SUFFIX
 from edge_ecg.spec import CHANNELS, CLASSES, N_RR, WINDOW
 
 ARCHS = ("cnn", "cnn_bilstm", "fusion")
@@ -55,6 +56,7 @@ def build_model(
     batch_size: int | None = None,
     channels: tuple[int, ...] = (1,),
     fake_quant: bool = False,
+    calibrated: bool = False,
 ) -> keras.Model:
     """Build an untrained model; ``rr_mean``/``rr_var`` standardise the RR features inside it.
 
@@ -64,6 +66,8 @@ def build_model(
     beat (docs/results.md). ``fake_quant`` adds int8 fake quantization (``train.fake_quant``)
     where the int8 file rounds: the inputs, each conv block, the BiLSTM, attention and the
     dense layer; the same layer names, so ``strip_fake_quant`` can drop it again.
+    ``calibrated`` marks, in the model's name, a model trained on patient-calibrated inputs
+    (``edge_ecg.calibration``), so that nothing feeds it uncalibrated ones unawares.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
@@ -108,4 +112,5 @@ def build_model(
     x = q(x, "dense", non_negative=True)
     x = layers.Dropout(dropout, name="dropout")(x)
     out = layers.Dense(len(CLASSES), activation="softmax", name="probs")(x)
-    return keras.Model([window, rr], out, name=f"{arch}_w{width:g}")
+    name = f"{arch}_w{width:g}" + (CALIBRATED_SUFFIX if calibrated else "")
+    return keras.Model([window, rr], out, name=name)

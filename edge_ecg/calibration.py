@@ -1,0 +1,107 @@
+"""Patient calibration: the patient's own normal beats, confirmed once, anchor the model inputs.
+
+Without it every model input is relative to running statistics of *all* the patient's beats
+(median beat, RR median and mean). When ectopic beats are the majority those statistics
+describe them as the patient's normal: in MIT-BIH 232, 78 % of beats are atrial premature beats
+whose pre-RR is the record's median, and no inter-patient model here finds them (S Se ≤ 7 %,
+docs/results.md). EC57 allows a *patient-adaptive* classifier to use the reference labels of
+each record's first 5 minutes and be scored on the rest; a device gets the same from a
+clinician confirming the patient's normal beats at set-up.
+
+A :class:`Calibration` holds three numbers and a beat, all fitted on the beats of that
+stretch: the median beat of the normal ones (the deviation channel is taken against it instead
+of the running median beat), and how much longer the normal beats' RR median and mean are than
+those of all beats (the running RR median and mean are scaled by it, so rate changes are still
+followed). :func:`calibrate` rewrites featurized beats with it, the same function in training,
+evaluation and on the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .beats import CLIP, MAX_RATIO
+from .errors import InputError
+from .spec import WINDOW
+
+#: The stretch EC57 lets a patient-adaptive classifier learn from (seconds from the start).
+CALIBRATION_SECONDS = 300.0
+#: Fewest normal beats a calibration is fitted on (a minute of a slow rhythm has more).
+MIN_NORMAL = 20
+#: Ends the name of a Keras model trained on calibrated inputs (``train/model.py``).
+CALIBRATED_SUFFIX = "_calibrated"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The patient's normal beat and RR scale factors (see the module docstring)."""
+
+    median_beat: np.ndarray  # (WINDOW,) float32, beat channel of the normal beats' median
+    long_factor: float  # median pre-RR of the normal beats / that of all beats
+    mean_factor: float  # mean pre-RR of the normal beats / that of all beats
+    beats: int  # normal beats it was fitted on
+
+    def to_dict(self) -> dict:
+        return {
+            "median_beat": [float(v) for v in self.median_beat],
+            "long_factor": self.long_factor,
+            "mean_factor": self.mean_factor,
+            "beats": self.beats,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "calibration") -> Calibration:
+        try:
+            beat = np.asarray(d["median_beat"], dtype=np.float32)
+            long, mean, n = float(d["long_factor"]), float(d["mean_factor"]), int(d["beats"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{where}: not a calibration ({e})") from None
+        if beat.shape != (WINDOW,) or not np.all(np.isfinite(beat)):
+            raise InputError(f"{where}: median_beat must be {WINDOW} finite numbers")
+        if not (0.1 <= long <= 10 and 0.1 <= mean <= 10):
+            raise InputError(f"{where}: RR factors {long:g}, {mean:g} outside 0.1-10")
+        return cls(beat, long, mean, n)
+
+
+def fit_calibration(windows: np.ndarray, rr: np.ndarray, normal: np.ndarray) -> Calibration:
+    """The calibration of featurized beats (``stack_beats`` output) of the calibration
+    stretch, ``normal`` marking the beats confirmed normal."""
+    normal = np.asarray(normal, dtype=bool)
+    if normal.shape != (len(windows),):
+        raise InputError(f"calibration: {normal.size} normal flags for {len(windows)} beats")
+    n = int(normal.sum())
+    if n < MIN_NORMAL:
+        raise InputError(
+            f"calibration: {n} normal beats in the calibration stretch, need {MIN_NORMAL}"
+        )
+    pre = rr[:, 0].astype(np.float64)
+    median_beat = np.median(windows[normal, :, 0].astype(np.float64), axis=0)
+    return Calibration(
+        median_beat=median_beat.astype(np.float32),
+        long_factor=float(np.median(pre[normal]) / np.median(pre)),
+        mean_factor=float(pre[normal].mean() / pre.mean()),
+        beats=n,
+    )
+
+
+def calibrate(
+    windows: np.ndarray, rr: np.ndarray, calibration: Calibration
+) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, rr) of featurized beats as the patient's calibration has them: the deviation
+    channel against the normal median beat, the RR median and mean scaled, the ratios anew
+    (as ``BeatFeaturizer`` forms them)."""
+    windows = np.array(windows, dtype=np.float32)
+    rr = np.array(rr, dtype=np.float32)
+    if windows.ndim != 3 or windows.shape[1] != WINDOW or rr.shape[0] != windows.shape[0]:
+        raise InputError(f"calibrate: beats of shape {windows.shape} and RR {rr.shape}")
+    dev = windows[:, :, 0].astype(np.float64) - calibration.median_beat
+    windows[:, :, 1] = np.clip(dev, -CLIP, CLIP)
+    pre, post, local = (rr[:, k].astype(np.float64) for k in range(3))
+    long = rr[:, 3].astype(np.float64) * calibration.long_factor
+    mean = rr[:, 4].astype(np.float64) * calibration.mean_factor
+    ratios = np.stack([pre / long, post / long, local / long, pre / post, pre / mean, post / mean])
+    rr[:, 3], rr[:, 4] = long, mean
+    rr[:, 5:] = np.clip(ratios, 0.0, MAX_RATIO).T
+    return windows, rr

@@ -1,0 +1,81 @@
+"""Patient calibration: fitted on the confirmed normal beats, applied the featurizer's way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_ecg.beats import CLIP, extract_beats, stack_beats
+from edge_ecg.calibration import (
+    CALIBRATION_SECONDS,
+    MIN_NORMAL,
+    Calibration,
+    calibrate,
+    fit_calibration,
+)
+from edge_ecg.errors import InputError
+from edge_ecg.records import read_record
+
+
+def _beats(mitdb, name: str):
+    rec = read_record(mitdb / name)
+    beats, _ = extract_beats(rec.signal, rec.fs, rec.beat_samples)
+    windows, rr = stack_beats(beats)
+    samples = np.array([b.sample for b in beats])
+    nearest = np.abs(rec.beat_samples[None, :] - samples[:, None]).argmin(axis=1)
+    classes = rec.beat_classes[nearest]
+    return windows, rr, samples, classes, rec.fs
+
+
+def test_identity_calibration_reproduces_the_featurizers_ratios(mitdb):
+    """Factors of 1 leave the RR features as the featurizer made them: the same ratios, in
+    the same order, so train and device calibrate alike."""
+    windows, rr, *_ = _beats(mitdb, "100")
+    median = np.median(windows[:, :, 0], axis=0).astype(np.float32)
+    same = Calibration(median, 1.0, 1.0, len(windows))
+    w, r = calibrate(windows, rr, same)
+    np.testing.assert_allclose(r, rr, rtol=1e-6)
+    assert np.array_equal(w[:, :, 0], windows[:, :, 0])
+    assert np.allclose(w[:, :, 1], np.clip(windows[:, :, 0] - median, -CLIP, CLIP))
+    assert not np.shares_memory(w, windows)  # the caller's arrays are not touched
+
+
+def test_record_232_calibration_finds_the_ectopic_majority(mitdb):
+    """In 232 most beats are atrial premature beats at the record's median RR; the normal
+    beats of the first 5 minutes come after long pauses, so the calibration scales the RR
+    median up and the ectopic beats become premature."""
+    windows, rr, samples, classes, fs = _beats(mitdb, "232")
+    first = samples < CALIBRATION_SECONDS * fs
+    cal = fit_calibration(windows[first], rr[first], classes[first] == 0)
+    assert cal.long_factor > 1.8 and cal.mean_factor > 1.2
+    assert cal.beats == int(np.sum(classes[first] == 0))
+    _, r = calibrate(windows, rr, cal)
+    s = classes == 1
+    assert np.median(r[s, 5]) < 0.6 < np.median(rr[s, 5])  # pre-RR over the long median
+
+
+def test_a_sinus_record_barely_changes(mitdb):
+    windows, rr, samples, classes, fs = _beats(mitdb, "100")
+    first = samples < CALIBRATION_SECONDS * fs
+    cal = fit_calibration(windows[first], rr[first], classes[first] == 0)
+    assert 0.98 < cal.long_factor < 1.02 and 0.98 < cal.mean_factor < 1.02
+
+
+def test_bad_calibrations_are_refused_by_name():
+    windows = np.zeros((30, 128, 2), np.float32)
+    rr = np.ones((30, 11), np.float32)
+    with pytest.raises(InputError, match=f"3 normal beats .* need {MIN_NORMAL}"):
+        fit_calibration(windows, rr, np.arange(30) < 3)
+    with pytest.raises(InputError, match="normal flags"):
+        fit_calibration(windows, rr, np.ones(5, bool))
+    cal = fit_calibration(windows, rr, np.ones(30, bool))
+    back = Calibration.from_dict(cal.to_dict())
+    assert np.array_equal(back.median_beat, cal.median_beat) and back.beats == 30
+    with pytest.raises(InputError, match=r"p\.json: not a calibration"):
+        Calibration.from_dict({"median_beat": []}, "p.json")
+    with pytest.raises(InputError, match="median_beat must be 128"):
+        Calibration.from_dict({**cal.to_dict(), "median_beat": [0.0] * 5})
+    with pytest.raises(InputError, match="outside"):
+        Calibration.from_dict({**cal.to_dict(), "long_factor": 0.0})
+    with pytest.raises(InputError, match="calibrate: beats of shape"):
+        calibrate(np.zeros((3, 5, 2)), rr[:3], cal)

@@ -1,0 +1,67 @@
+"""The patient-adaptive protocol: calibrate on each record's first 5 minutes, score the rest.
+
+EC57 lets a classifier use the reference labels of the first 5 minutes of each test record
+and be scored on the remaining 25 (de Chazal & Reilly 2006 call it patient-adapting). Here the
+labels are used for one thing only: which beats of that stretch are normal, to fit the
+record's :class:`edge_ecg.calibration.Calibration`; nothing is trained on the test patient.
+Training records are calibrated the same way, so the model learns inputs made relative to a
+patient's confirmed normal beats.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_ecg.calibration import CALIBRATION_SECONDS, calibrate, fit_calibration
+from edge_ecg.errors import InputError
+
+from .beatset import BeatSet, load_beats
+
+#: Sampling rate of the MIT-BIH records, the unit of ``BeatSet.samples``.
+MITDB_FS = 360.0
+#: Class index of N (``spec.CLASSES``).
+NORMAL = 0
+#: What a calibrated run's metrics.json says it scored.
+PROTOCOL = "patient-adaptive: calibrated on each record's first 5 min, scored after"
+
+
+def calibration_stretch(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> np.ndarray:
+    """Beats inside each record's calibration stretch (the rest are the ones scored)."""
+    return beats.samples < round(seconds * MITDB_FS)
+
+
+def calibrate_beats(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> BeatSet:
+    """Every record's beats calibrated on the normal beats of its first ``seconds``."""
+    windows, rr = beats.windows.copy(), beats.rr.copy()
+    early = calibration_stretch(beats, seconds)
+    for record in np.unique(beats.records):
+        idx = np.flatnonzero(beats.records == record)
+        first = idx[early[idx]]
+        try:
+            cal = fit_calibration(
+                beats.windows[first], beats.rr[first], beats.labels[first] == NORMAL
+            )
+        except InputError as e:
+            raise InputError(f"record {record}: {e}") from None
+        windows[idx], rr[idx] = calibrate(beats.windows[idx], beats.rr[idx], cal)
+    return BeatSet(windows, rr, beats.labels, beats.records, beats.samples, beats.checksums)
+
+
+def scored(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> BeatSet:
+    """The beats the protocol scores: those after each record's calibration stretch."""
+    keep = ~calibration_stretch(beats, seconds)
+    return BeatSet(
+        beats.windows[keep],
+        beats.rr[keep],
+        beats.labels[keep],
+        beats.records[keep],
+        beats.samples[keep],
+        beats.checksums,
+    )
+
+
+def evaluation_beats(data_dir, config) -> BeatSet:
+    """The DS2 beats a run is scored on: all of them, or with ``config.calibrated`` each
+    record calibrated on its first 5 minutes and scored after them."""
+    ds2 = load_beats(data_dir, "DS2", config.lead)
+    return scored(calibrate_beats(ds2)) if config.calibrated else ds2

@@ -102,7 +102,9 @@ def convert(
           --out-dir models/all --data-dir ../shared/data
       edge-ecg convert models/fusion.keras --int8 --c-array --out-dir firmware/model
     """
+    from edge_ecg.models import KerasModel
     from train.beatset import load_beats
+    from train.patient_adaptive import calibrate_beats
 
     from .calibration import load_calibration_file
     from .converter import Options, canonical_command, convert_keras_model
@@ -119,8 +121,10 @@ def convert(
     command = canonical_command(model, modes, options, out_dir, c_array, calibration_file)
     if calibration_file:
         beats = load_calibration_file(calibration_file)
-    else:
+    else:  # a model trained on patient-calibrated inputs is calibrated on such inputs
         beats = load_beats(data_dir, "DS1", progress=progress)
+        if KerasModel(model, calibrated=None).calibrated:
+            beats = calibrate_beats(beats)
     results = convert_keras_model(
         model, modes, out_dir, beats, options, command=command, c_array=c_array, log=_log
     )
@@ -261,14 +265,14 @@ def validate(
           --candidate models/fusion-int8.tflite --min-agreement 99.7 --per-layer
     """
     from edge_ecg.models import load_model
-    from train.beatset import load_beats
+    from train.patient_adaptive import beats_for
 
     from .validate import Thresholds, compare, markdown
 
     thresholds = Thresholds(max_acc_drop, min_agreement, max_class_se_drop)
-    ref_model = load_model(reference, threads=threads)
-    cand_model = load_model(candidate, threads=threads)
-    beats = load_beats(data_dir, split.upper(), progress=progress)
+    ref_model = load_model(reference, threads=threads, calibrated=None)
+    cand_model = load_model(candidate, threads=threads, calibrated=ref_model.calibrated)
+    beats = beats_for(ref_model, data_dir, split.upper(), progress)
     report = compare(
         ref_model,
         cand_model,

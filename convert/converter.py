@@ -155,7 +155,8 @@ def convert_keras_model(
         raise InputError("--c-array needs --int8-io int8: microcontrollers take int8 inputs")
     from edge_ecg.models import KerasModel
 
-    keras_model = KerasModel(model_path).model
+    loaded = KerasModel(model_path, calibrated=None)  # either kind; the manifest says which
+    keras_model = loaded.model
     source = {"file": str(model_path), "sha256": sha256_bytes(model_path.read_bytes())}
     training = training_checksums(model_path)
     beat_source = getattr(beats, "source", "DS1")
@@ -222,6 +223,8 @@ def convert_keras_model(
             "check": checked,
             "command": command,
         }
+        if loaded.calibrated:  # the runtime then insists on a patient calibration
+            fields["calibrated"] = True
         if mode == "int8":
             fields["calibration"] = {
                 **calibration.describe(),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .beats import CLIP, MAX_RATIO
-from .errors import InputError
+from .errors import InputError, ModelError
 from .spec import WINDOW
 
 #: The stretch EC57 lets a patient-adaptive classifier learn from (seconds from the start).
@@ -105,3 +105,19 @@ def calibrate(
     rr[:, 3], rr[:, 4] = long, mean
     rr[:, 5:] = np.clip(ratios, 0.0, MAX_RATIO).T
     return windows, rr
+
+
+def check_calibrated(where: object, model_calibrated: bool, calibrated: bool | None) -> None:
+    """Refuse to feed a model inputs of the other kind: ``calibrated`` says what the caller
+    feeds (None: it can feed either and asks the model)."""
+    if calibrated is None or model_calibrated == calibrated:
+        return
+    if model_calibrated:
+        raise ModelError(
+            f"{where}: trained on patient-calibrated inputs; give it a patient calibration "
+            "(edge-ecg calibrate, then --calibration) or score it with the patient-adaptive "
+            "protocol"
+        )
+    raise ModelError(
+        f"{where}: not trained on patient-calibrated inputs; a calibration cannot be used with it"
+    )

@@ -16,6 +16,7 @@ import numpy as np
 
 from .artifact import ArtifactCheck
 from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
+from .calibration import Calibration, calibrate, check_calibrated
 from .detect import PeakDetector, end_padding
 from .errors import InputError
 from .leads import TwoLeadDetector
@@ -48,12 +49,25 @@ class Classifier:
     """Classify beat windows with a model (default: the shipped int8 model)."""
 
     def __init__(
-        self, model: BeatModel | str | os.PathLike[str] | None = None, threads: int = 1
+        self,
+        model: BeatModel | str | os.PathLike[str] | None = None,
+        threads: int = 1,
+        calibration: Calibration | None = None,
     ) -> None:
-        self.model = model if hasattr(model, "predict") else load_model(model, threads=threads)
+        """``calibration``: the patient's (:mod:`.calibration`); the model must have been
+        trained on calibrated inputs then, and must not otherwise."""
+        calibrated = calibration is not None
+        if hasattr(model, "predict"):
+            check_calibrated("model", bool(getattr(model, "calibrated", False)), calibrated)
+            self.model = model
+        else:
+            self.model = load_model(model, threads=threads, calibrated=calibrated)
+        self.calibration = calibration
 
     def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 5)."""
+        """Class probabilities (n, 5) of featurized beats (calibrated here if the patient is)."""
+        if self.calibration is not None:
+            windows, rr = calibrate(windows, rr, self.calibration)
         return self.model.predict(windows, rr)
 
     def classify(
@@ -95,6 +109,9 @@ class StreamClassifier:
 
     ``artifact_check``: detected beats that trained trees take for noise artefacts are not
     reported (:mod:`.artifact`; True loads the bundled check).
+
+    ``calibration``: the patient's normal beats, confirmed once (:mod:`.calibration`), anchor
+    the model inputs; only for a model trained that way (``calibrated: true``).
     """
 
     def __init__(
@@ -107,6 +124,7 @@ class StreamClassifier:
         find_only: bool = False,
         rhythm_rule: bool = False,
         artifact_check: bool | ArtifactCheck = False,
+        calibration: Calibration | None = None,
     ) -> None:
         if leads not in (1, 2):
             raise InputError(f"leads: {leads}; the stream takes one lead, or two")
@@ -136,7 +154,7 @@ class StreamClassifier:
         self.featurizer = BeatFeaturizer(
             self.cleaner.to_input_index, max_lag=lag, rhythm=rhythm_rule
         )
-        self.classifier = classifier or Classifier(model, threads)
+        self.classifier = classifier or Classifier(model, threads, calibration)
         self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
         self.samples = 0
         self._last: tuple[float, float | None] | None = None  # the newest sample of each lead
@@ -270,10 +288,11 @@ def classify_record(
     second: np.ndarray | None = None,
     rhythm_rule: bool = False,
     artifact_check: bool | ArtifactCheck = False,
+    calibration: Calibration | None = None,
 ) -> list[ClassifiedBeat]:
     """Detect and classify every beat of a whole signal (``chunk`` feeds it in blocks);
     ``second``, a second lead sampled with it, helps find the beats (``leads``);
-    ``rhythm_rule`` and ``artifact_check`` as in :class:`StreamClassifier`."""
+    ``rhythm_rule``, ``artifact_check`` and ``calibration`` as in :class:`StreamClassifier`."""
     signal = check_signal(signal)
     stream = StreamClassifier(
         fs,
@@ -282,6 +301,7 @@ def classify_record(
         leads=1 if second is None else 2,
         rhythm_rule=rhythm_rule,
         artifact_check=artifact_check,
+        calibration=calibration,
     )
     if second is not None:
         second = check_signal(second, "second lead")

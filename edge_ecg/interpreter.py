@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calibration import check_calibrated
 from .errors import InputError, ModelError, first_line
 from .manifest import manifest_precision, read_manifest
 from .native import quiet_stderr
@@ -132,6 +133,8 @@ class TFLiteModel:
         False (for files straight out of the converter, before their manifest exists).
     threads : interpreter threads (1 is fastest for one beat at a time on small CPUs).
     backend : force one of ``BACKENDS``; default the first installed.
+    calibrated : whether the caller feeds patient-calibrated inputs (``.calibration``); a
+        model whose manifest says the other is refused (None: either, see ``calibrated``).
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class TFLiteModel:
         threads: int = 1,
         verify: bool = True,
         backend: str | None = None,
+        calibrated: bool | None = False,
     ) -> None:
         self.path = Path(path)
         try:
@@ -149,6 +153,9 @@ class TFLiteModel:
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise ModelError(f"{self.path}: not a TFLite model (no TFL3 identifier)")
         self.manifest = read_manifest(self.path, data) if verify else None
+        self.calibrated = bool(self.manifest and self.manifest.get("calibrated"))
+        if verify:
+            check_calibrated(self.path, self.calibrated, calibrated)
         if threads < 1:
             raise InputError(f"--threads: {threads} must be at least 1")
         self.backend, cls = interpreter_class(backend)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .calibration import CALIBRATED_SUFFIX
+from .calibration import CALIBRATED_SUFFIX, check_calibrated
 from .errors import InputError, ModelError, first_line
 from .interpreter import TFLiteModel
 from .spec import CHANNELS, CLASSES, N_RR, WINDOW
@@ -52,9 +52,9 @@ class KerasModel:
     precision = "float32"
     backend = "keras"
 
-    def __init__(self, path: str | os.PathLike[str], calibrated: bool = False) -> None:
-        """``calibrated``: the caller feeds patient-calibrated inputs, as a model trained on
-        them (``calibrated: true``) needs; any other model is refused then, and vice versa."""
+    def __init__(self, path: str | os.PathLike[str], calibrated: bool | None = False) -> None:
+        """``calibrated``: whether the caller feeds patient-calibrated inputs; a model trained
+        on the other kind is refused (None: either, see ``self.calibrated``)."""
         self.path = Path(path)
         if not self.path.is_file():
             raise ModelError(f"{self.path}: no such model file")
@@ -77,14 +77,8 @@ class KerasModel:
                 f"{self.path}: inputs {shapes} do not match the preprocessing "
                 f"(({WINDOW}, {CHANNELS}) and ({N_RR},)); the model was made for other inputs"
             )
-        if self.model.name.endswith(CALIBRATED_SUFFIX) != calibrated:
-            raise ModelError(
-                f"{self.path}: trained on patient-calibrated inputs; edge-ecg's runtime, "
-                "evaluate and convert feed uncalibrated ones (score it with python -m "
-                "train.adaptive_study)"
-                if not calibrated
-                else f"{self.path}: not trained on patient-calibrated inputs"
-            )
+        self.calibrated = self.model.name.endswith(CALIBRATED_SUFFIX)
+        check_calibrated(self.path, self.calibrated, calibrated)
         self.size_bytes = self.path.stat().st_size
         self._window_first = len(shapes[0]) == 2
 
@@ -96,20 +90,24 @@ class KerasModel:
 
 
 def load_model(
-    path: str | os.PathLike[str] | None = None, threads: int = 1, backend: str | None = None
+    path: str | os.PathLike[str] | None = None,
+    threads: int = 1,
+    backend: str | None = None,
+    calibrated: bool | None = False,
 ) -> BeatModel:
-    """A ``.tflite`` or ``.keras`` beat classifier; the shipped default when ``path`` is None."""
+    """A ``.tflite`` or ``.keras`` beat classifier; the shipped default when ``path`` is None.
+    ``calibrated``: whether the caller feeds patient-calibrated inputs (None: either)."""
     if path is None:
         if not DEFAULT_MODEL.is_file():
             raise ModelError(
                 f"the shipped model {DEFAULT_MODEL.name} is missing from this install; pass --model"
             )
-        return TFLiteModel(DEFAULT_MODEL, threads=threads, backend=backend)
+        return TFLiteModel(DEFAULT_MODEL, threads=threads, backend=backend, calibrated=calibrated)
     path = Path(path)
     if path.suffix == ".keras":
-        return KerasModel(path)
+        return KerasModel(path, calibrated=calibrated)
     if path.suffix == ".tflite":
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
-        return TFLiteModel(path, threads=threads, backend=backend)
+        return TFLiteModel(path, threads=threads, backend=backend, calibrated=calibrated)
     raise InputError(f"{path}: a model is a .tflite or .keras file")

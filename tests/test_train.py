@@ -239,7 +239,7 @@ def test_tiny_calibrated_run_is_marked_and_refused_where_inputs_are_not(data_dir
     out = tmp_path / "cal"
     saved, model = _tiny_run(data_dir, out, arch="cnn", calibrated=True, fake_quant=True)
     assert saved["calibrated"] is True and model.name.endswith(CALIBRATED_SUFFIX)
-    with pytest.raises(ModelError, match="patient-calibrated inputs; edge-ecg's runtime"):
+    with pytest.raises(ModelError, match="trained on patient-calibrated inputs; give it"):
         load_model(out / "model.keras")
     assert KerasModel(out / "model.keras", calibrated=True).predict(
         np.zeros((2, 128, 2), np.float32), np.ones((2, 11), np.float32)
@@ -247,6 +247,36 @@ def test_tiny_calibrated_run_is_marked_and_refused_where_inputs_are_not(data_dir
     _tiny_run(data_dir, tmp_path / "plain", arch="cnn")
     with pytest.raises(ModelError, match="not trained on patient-calibrated inputs"):
         KerasModel(tmp_path / "plain" / "model.keras", calibrated=True)
+
+    # Converted, the manifest carries the mark and the runtime asks for a calibration.
+    from click.testing import CliRunner
+
+    from convert.converter import Options, convert_keras_model
+    from edge_ecg.calibration import CALIBRATION_SECONDS, fit_calibration
+    from edge_ecg.classify import Classifier, classify_record
+    from edge_ecg.cli import cli
+    from edge_ecg.records import read_record
+    from train.beatset import load_beats
+    from train.patient_adaptive import calibrate_beats
+
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1").select(["106", "118", "119"]))
+    (result,) = convert_keras_model(
+        out / "model.keras", ["int8"], tmp_path / "tflite", ds1, Options(calib_size=100)
+    )
+    assert json.loads(result.manifest.read_text())["calibrated"] is True
+    with pytest.raises(ModelError, match="give it a patient calibration"):
+        Classifier(result.path)
+    r = CliRunner().invoke(cli, ["classify", str(data_dir / "mitdb" / "100"), "--model",
+                                 str(result.path)])  # fmt: skip
+    assert r.exit_code == 2 and "give it a patient calibration" in r.stderr
+    rec = read_record(data_dir / "mitdb" / "100")
+    plain = classify_record(rec.signal[: 20 * 360], rec.fs)  # the shipped model, no calibration
+    early = ds1.samples < CALIBRATION_SECONDS * 360
+    cal = fit_calibration(ds1.windows[early], ds1.rr[early], ds1.labels[early] == 0)
+    beats = classify_record(rec.signal[: 20 * 360], rec.fs, result.path, calibration=cal)
+    assert [b.sample for b in beats] == [b.sample for b in plain]  # the same beats found
+    with pytest.raises(ModelError, match="not trained on patient-calibrated"):
+        classify_record(rec.signal[: 20 * 360], rec.fs, calibration=cal)
 
 
 def test_train_help_lists_every_setting_in_yaml_a_config_can_take():

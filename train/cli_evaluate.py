@@ -89,7 +89,12 @@ def evaluate(
     if artifact_check and not end_to_end:
         raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
-    model = load_model(model_path, threads=threads)
+    model = load_model(model_path, threads=threads, calibrated=None)
+    if model.calibrated and (end_to_end or rhythm_rule):
+        raise InputError(
+            f"{model.path}: a patient-calibrated model is scored on the reference beats only "
+            "(no --end-to-end or --rhythm-rule yet)"
+        )
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 
@@ -103,9 +108,9 @@ def evaluate(
             artifact_check=artifact_check,
         )
     else:
-        from .beatset import load_beats
+        from .patient_adaptive import PROTOCOL, beats_for
 
-        beats = load_beats(data_dir, split.upper(), progress=progress)
+        beats = beats_for(model, data_dir, split.upper(), progress)
         pred = model.predict(beats.windows, beats.rr).argmax(1)
         if rhythm_rule:
             from edge_ecg.rhythm import rhythm_rule as apply_rule
@@ -114,6 +119,8 @@ def evaluate(
 
             pred = apply_rule(pred, rule_irregularity(beats))
         result = evaluate_predictions(beats.labels, pred, beats.records)
+    if model.calibrated:
+        result["protocol"] = PROTOCOL
     if rhythm_rule:
         result["rhythm_rule"] = True
     if artifact_check:

@@ -65,3 +65,13 @@ def evaluation_beats(data_dir, config) -> BeatSet:
     record calibrated on its first 5 minutes and scored after them."""
     ds2 = load_beats(data_dir, "DS2", config.lead)
     return scored(calibrate_beats(ds2)) if config.calibrated else ds2
+
+
+def beats_for(model, data_dir, split: str, progress=None) -> BeatSet:
+    """The beats of a split as ``model`` must see them: as cut, or for a model trained on
+    calibrated inputs (``model.calibrated``) calibrated per record and scored after the
+    calibration stretch (the patient-adaptive protocol)."""
+    beats = load_beats(data_dir, split, progress=progress)
+    if getattr(model, "calibrated", False):
+        return scored(calibrate_beats(beats))
+    return beats

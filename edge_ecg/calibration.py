@@ -18,7 +18,10 @@ evaluation and on the device.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -121,3 +124,43 @@ def check_calibrated(where: object, model_calibrated: bool, calibrated: bool | N
     raise ModelError(
         f"{where}: not trained on patient-calibrated inputs; a calibration cannot be used with it"
     )
+
+
+def read_calibration(path: str | os.PathLike[str]) -> Calibration:
+    """A calibration written by ``edge-ecg calibrate`` (JSON)."""
+    path = Path(path)
+    try:
+        body = json.loads(path.read_text())
+    except OSError as e:
+        raise InputError(f"{path}: cannot read the calibration ({e.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a calibration (not JSON: {e})") from None
+    if not isinstance(body, dict):
+        raise InputError(f"{path}: not a calibration (a JSON object is expected)")
+    return Calibration.from_dict(body, str(path))
+
+
+def calibration_of_record(
+    signal: np.ndarray,
+    fs: float,
+    peaks: np.ndarray,
+    normal: np.ndarray,
+    seconds: float = CALIBRATION_SECONDS,
+) -> Calibration:
+    """The calibration of a recording from its confirmed beats (R-peak input samples, and
+    which are normal) in its first ``seconds``, featurized as the stream does."""
+    from .beats import extract_beats, stack_beats
+
+    peaks = np.asarray(peaks, dtype=np.int64)
+    normal = np.asarray(normal, dtype=bool)
+    if peaks.shape != normal.shape:
+        raise InputError(f"calibration: {peaks.size} beats but {normal.size} normal flags")
+    first = peaks < seconds * fs
+    if not first.any():
+        raise InputError(f"calibration: no confirmed beat in the first {seconds:g} s")
+    end = min(signal.size, int(seconds * fs) + int(4 * fs))  # room for the last post-RR
+    beats, _ = extract_beats(signal[:end], fs, peaks[first])
+    if not beats:
+        raise InputError("calibration: no beat of the calibration stretch has a full window")
+    windows, rr = stack_beats(beats)
+    return fit_calibration(windows, rr, normal[first][[b.seq for b in beats]])

@@ -18,6 +18,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "data": "edge_ecg.cli_data:data",
     "classify": "edge_ecg.cli_classify:classify",
     "detect": "edge_ecg.cli_classify:detect",
+    "calibrate": "edge_ecg.cli_calibrate:calibrate",
     "demo": "edge_ecg.demo:demo",
     "train": "train.cli_train:train",
     "evaluate": "train.cli_evaluate:evaluate",

@@ -12,6 +12,7 @@ import numpy as np
 
 from .annotations import CLASS_SYMBOL, annotation_bytes
 from .atomic import write_bytes, write_text
+from .calibration import read_calibration
 from .classify import ClassifiedBeat, Classifier, StreamClassifier
 from .errors import InputError
 from .quality import Segment
@@ -199,12 +200,12 @@ def _write(opts, name, beats, segments, fs, seconds, with_probs, leads):
         click.echo(text, nl=False)
 
 
-def _run(input_path, opts: dict, model, threads, with_probs):
+def _run(input_path, opts: dict, model, threads, with_probs, calibration=None):
     fmt, out_dir = opts["fmt"], opts["out_dir"]
     if fmt == "wfdb" and not out_dir:
         raise InputError("--format wfdb writes DIR/<record>.<ann-ext>: give --out-dir DIR")
     two_leads = opts["two_leads"] or opts["second_lead"] is not None
-    classifier = Classifier(model, threads) if with_probs else _NoModel()
+    classifier = Classifier(model, threads, calibration) if with_probs else _NoModel()
     if input_path == "-":
         if opts["second_lead"]:
             raise InputError(
@@ -307,7 +308,14 @@ class _NoModel:
     "irregular (atrial fibrillation: AAMI labels its beats N). Fewer false S, fewer true S "
     "too (docs/results.md). Labels change, probabilities stay the model's.",
 )
-def classify(input_path, model, threads, **opts) -> None:
+@click.option(
+    "--patient-calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="A calibration from 'edge-ecg calibrate' (the patient's confirmed normal beats), "
+    "for a model trained with 'calibrated: true'; such a model needs one.",
+)
+def classify(input_path, model, threads, calibration_path, **opts) -> None:
     """Detect and classify every heartbeat of an ECG (AAMI classes N S V F Q).
 
     \b
@@ -332,7 +340,8 @@ def classify(input_path, model, threads, **opts) -> None:
       edge-ecg classify ../shared/data/nstdb/118e06 --two-leads
       edge-ecg classify ../shared/data/mitdb/202 --rhythm-rule
     """
-    _run(input_path, opts, model, threads, with_probs=True)
+    calibration = read_calibration(calibration_path) if calibration_path else None
+    _run(input_path, opts, model, threads, with_probs=True, calibration=calibration)
 
 
 @click.command()

@@ -79,3 +79,53 @@ def test_bad_calibrations_are_refused_by_name():
         Calibration.from_dict({**cal.to_dict(), "long_factor": 0.0})
     with pytest.raises(InputError, match="calibrate: beats of shape"):
         calibrate(np.zeros((3, 5, 2)), rr[:3], cal)
+
+
+def test_the_device_calibration_equals_the_training_one(data_dir, mitdb, tmp_path):
+    """`edge-ecg calibrate` on a record gives the calibration training fitted on the same
+    record's cached beats: train and device calibrate alike."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edge_ecg.calibration import read_calibration
+    from edge_ecg.cli import cli
+    from train.beatset import load_beats
+    from train.patient_adaptive import calibration_stretch
+
+    out = tmp_path / "232.json"
+    r = CliRunner().invoke(cli, ["calibrate", str(mitdb / "232"), "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    device = read_calibration(out)
+    assert json.loads(out.read_text())["record"] == "232"
+    beats = load_beats(data_dir, "DS2").select(["232"])
+    first = calibration_stretch(beats)
+    trained = fit_calibration(beats.windows[first], beats.rr[first], beats.labels[first] == 0)
+    assert device.beats == trained.beats
+    assert device.long_factor == pytest.approx(trained.long_factor, rel=1e-6)
+    assert device.mean_factor == pytest.approx(trained.mean_factor, rel=1e-6)
+    np.testing.assert_allclose(device.median_beat, trained.median_beat, atol=1e-6)
+
+
+def test_calibration_files_and_records_that_cannot_calibrate(mitdb, tmp_path):
+    from click.testing import CliRunner
+
+    from edge_ecg.calibration import calibration_of_record, read_calibration
+    from edge_ecg.cli import cli
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(InputError, match=r"bad\.json: not a calibration"):
+        read_calibration(bad)
+    with pytest.raises(InputError, match="cannot read"):
+        read_calibration(tmp_path / "none.json")
+    rec = read_record(mitdb / "100")
+    with pytest.raises(InputError, match="no confirmed beat in the first"):
+        calibration_of_record(rec.signal, rec.fs, rec.beat_samples[-5:], np.ones(5, bool))
+    none_normal = np.zeros(rec.beat_samples.size, bool)
+    with pytest.raises(InputError, match="0 normal beats"):
+        calibration_of_record(rec.signal, rec.fs, rec.beat_samples, none_normal)
+    r = CliRunner().invoke(cli, ["calibrate", str(mitdb / "100")])
+    assert r.exit_code == 2 and "--json PATH" in r.stderr
+    r = CliRunner().invoke(cli, ["classify", str(mitdb / "100"), "--patient-calibration", str(bad)])
+    assert r.exit_code == 2 and "bad.json: not a calibration" in r.stderr

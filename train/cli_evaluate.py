@@ -69,6 +69,11 @@ def evaluate(
     table. By default beats are cut at the reference R-peaks; --end-to-end detects them.
 
     \b
+    A model trained with 'calibrated: true' is scored the patient-adaptive way (EC57): each
+    record calibrated on the reference N beats of its first 5 minutes, scored after them
+    (the JSON then has "protocol").
+
+    \b
     JSON layout: {"accuracy", "macro_f1", "classes": {"N": {"se", "ppv", "f1", "spec",
     "support"}, ...}, "labels", "confusion", "records": {...}}; rates are fractions, null when
     a class has no support.
@@ -90,11 +95,8 @@ def evaluate(
         raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads, calibrated=None)
-    if model.calibrated and (end_to_end or rhythm_rule):
-        raise InputError(
-            f"{model.path}: a patient-calibrated model is scored on the reference beats only "
-            "(no --end-to-end or --rhythm-rule yet)"
-        )
+    if model.calibrated and rhythm_rule:
+        raise InputError(f"{model.path}: --rhythm-rule is not scored for a calibrated model yet")
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 
@@ -108,7 +110,7 @@ def evaluate(
             artifact_check=artifact_check,
         )
     else:
-        from .patient_adaptive import PROTOCOL, beats_for
+        from .patient_adaptive import beats_for
 
         beats = beats_for(model, data_dir, split.upper(), progress)
         pred = model.predict(beats.windows, beats.rr).argmax(1)
@@ -120,6 +122,8 @@ def evaluate(
             pred = apply_rule(pred, rule_irregularity(beats))
         result = evaluate_predictions(beats.labels, pred, beats.records)
     if model.calibrated:
+        from .patient_adaptive import PROTOCOL
+
         result["protocol"] = PROTOCOL
     if rhythm_rule:
         result["rhythm_rule"] = True

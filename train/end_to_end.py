@@ -3,7 +3,9 @@
 Each record runs through ``edge_ecg.classify_record`` exactly as on the device. Detected beats
 are matched one-to-one to reference beats within 150 ms; class metrics are computed over the
 matched beats, and the ``detection`` block says how many reference beats were missed (per AAMI
-class) and how many detections matched nothing. Whole records are scored (no learning period).
+class) and how many detections matched nothing. Whole records are scored (no learning period),
+except for a model trained on patient-calibrated inputs: each record is then calibrated on the
+reference N beats of its first 5 minutes (as ``edge-ecg calibrate`` does) and scored after them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 
 import numpy as np
 
+from edge_ecg.calibration import CALIBRATION_SECONDS, calibration_of_record
 from edge_ecg.classify import classify_record
 from edge_ecg.datadir import database_dir
 from edge_ecg.dataset import Progress, mitdb_record
@@ -21,6 +24,9 @@ from edge_ecg.records import read_second_lead
 from edge_ecg.scoring import match_beats
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import split_records
+
+#: Class index of N, the beats a calibration is fitted on.
+NORMAL = CLASSES.index("N")
 
 
 def _rates(tp: int, fn: int, fp: int) -> dict:
@@ -60,6 +66,12 @@ def evaluate_end_to_end(
         second = None
         if two_leads:
             second = read_second_lead(database_dir(data_dir, "mitdb") / name, record).signal
+        calibration, start = None, 0
+        if getattr(model, "calibrated", False):
+            calibration = calibration_of_record(
+                record.signal, record.fs, record.beat_samples, record.beat_classes == NORMAL
+            )
+            start = round(CALIBRATION_SECONDS * record.fs)
         beats = classify_record(
             record.signal,
             record.fs,
@@ -67,10 +79,16 @@ def evaluate_end_to_end(
             second=second,
             rhythm_rule=rhythm_rule,
             artifact_check=check,
+            calibration=calibration,
         )
         found = np.array([b.sample for b in beats], dtype=np.int64)
         ref_idx, test_idx, missed, extra = match_beats(record.beat_samples, found, record.fs)
         ref_idx, test_idx = np.asarray(ref_idx, int), np.asarray(test_idx, int)
+        if start:  # the patient-adaptive protocol scores what follows the calibration stretch
+            after = record.beat_samples[ref_idx] >= start
+            ref_idx, test_idx = ref_idx[after], test_idx[after]
+            missed = [i for i in missed if record.beat_samples[i] >= start]
+            extra = [i for i in extra if found[i] >= start]
         labels.append(record.beat_classes[ref_idx])
         preds.append(np.array([CLASSES.index(beats[i].label) for i in test_idx], dtype=np.int64))
         records.append(np.full(ref_idx.size, name))

@@ -106,8 +106,12 @@ def load_model(
     path = Path(path)
     if path.suffix == ".keras":
         return KerasModel(path, calibrated=calibrated)
+    if path.suffix == ".npz":
+        from .tree_model import TreeModel
+
+        return TreeModel(path, calibrated=calibrated)
     if path.suffix == ".tflite":
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
         return TFLiteModel(path, threads=threads, backend=backend, calibrated=calibrated)
-    raise InputError(f"{path}: a model is a .tflite or .keras file")
+    raise InputError(f"{path}: a model is a .tflite, .keras or (exported trees) .npz file")

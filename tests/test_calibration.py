@@ -129,3 +129,74 @@ def test_calibration_files_and_records_that_cannot_calibrate(mitdb, tmp_path):
     assert r.exit_code == 2 and "--json PATH" in r.stderr
     r = CliRunner().invoke(cli, ["classify", str(mitdb / "100"), "--patient-calibration", str(bad)])
     assert r.exit_code == 2 and "bad.json: not a calibration" in r.stderr
+
+
+def test_exported_trees_give_lightgbms_probabilities(tmp_path):
+    """A 5-class booster exported as node tables and walked in numpy by the runtime's
+    TreeModel (load_model on a .npz) gives LightGBM's own probabilities."""
+    import lightgbm as lgb
+
+    from edge_ecg.beat_summary import beat_summary
+    from edge_ecg.errors import ModelError
+    from edge_ecg.models import load_model
+    from edge_ecg.tree_model import KIND
+    from train.tree_export import tree_tables, write_trees
+
+    rng = np.random.default_rng(0)
+    windows = rng.normal(size=(3000, 128, 2)).astype(np.float32)
+    rr = rng.uniform(0.3, 2, size=(3000, 11)).astype(np.float32)
+    x = beat_summary(windows, rr)
+    y = np.digitize(x[:, 0] + x[:, 20] * x[:, 30], [-1.5, -0.5, 0.5, 1.5])
+    params = {"objective": "multiclass", "num_class": 5, "num_leaves": 15, "verbose": -1}
+    booster = lgb.train({**params, "seed": 0}, lgb.Dataset(x, y), 30)
+    path = tmp_path / "trees.npz"
+    write_trees(tree_tables(booster), path, kind=KIND, calibrated=False)
+    model = load_model(path)
+    ours = model.predict(windows[:500], rr[:500])
+    assert ours.dtype == np.float32 and ours.shape == (500, 5)
+    assert np.allclose(ours, booster.predict(x[:500]), atol=1e-6)
+    assert model.predict(windows[:0], rr[:0]).shape == (0, 5)
+    with pytest.raises(ModelError, match="not trained on patient-calibrated"):
+        load_model(path, calibrated=True)
+    write_trees(tree_tables(booster), path, kind=KIND, calibrated=True)
+    with pytest.raises(ModelError, match="trained on patient-calibrated inputs; give it"):
+        load_model(path)
+    assert load_model(path, calibrated=True).calibrated
+
+
+def test_a_calibrated_tree_finds_232s_ectopic_beats_where_the_plain_one_cannot(data_dir, tmp_path):
+    """The patient-adaptive protocol on the record it is for: the same small tree, trained on
+    DS1 with and without calibration, then run end to end on 232 (the stream detects its own
+    beats; calibrated on the reference N beats of its first 5 minutes, scored after)."""
+    from edge_ecg.classify import classify_record
+    from edge_ecg.scoring import match_beats
+    from edge_ecg.tree_model import KIND
+    from train.beatset import load_beats
+    from train.gbt import fit_gbt, gbt_features
+    from train.patient_adaptive import calibrate_beats
+    from train.tree_export import tree_tables, write_trees
+
+    ds1 = load_beats(data_dir, "DS1")
+    rec = read_record(data_dir / "mitdb" / "232")
+    start = CALIBRATION_SECONDS * rec.fs
+    cal = None
+    se = {}
+    for calibrated in (False, True):
+        beats = calibrate_beats(ds1) if calibrated else ds1
+        x = gbt_features(beats.windows, beats.rr)
+        # all 300 rounds are exported; the hold-out (rounds to keep) is not needed here
+        booster, *_ = fit_gbt(x, beats.labels, x[:1000], beats.labels[:1000], 0, 0.5)
+        path = tmp_path / f"trees-{calibrated}.npz"
+        write_trees(tree_tables(booster), path, kind=KIND, calibrated=calibrated)
+        if calibrated:
+            from edge_ecg.calibration import calibration_of_record
+
+            cal = calibration_of_record(rec.signal, rec.fs, rec.beat_samples, rec.beat_classes == 0)
+        found = classify_record(rec.signal, rec.fs, path, calibration=cal)
+        samples = np.array([b.sample for b in found])
+        ri, ti, _, _ = match_beats(rec.beat_samples, samples, rec.fs)
+        after = rec.beat_samples[ri] >= start
+        s = rec.beat_classes[ri[after]] == 1
+        called = np.array([found[i].label for i in ti[after]])
+        se[calibrated] = float(np.mean(called[s] == "S"))
+    assert se[False] < 0.3 and se[True] > 0.5, se

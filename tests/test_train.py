@@ -418,7 +418,7 @@ def test_the_runtime_walks_the_artefact_trees_as_lightgbm_does(tmp_path):
     from edge_ecg.artifact import KIND, ArtifactCheck
     from edge_ecg.beat_summary import N_SUMMARY
     from edge_ecg.manifest import write_manifest
-    from train.artifact_check import tree_tables
+    from train.tree_export import tree_tables
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, N_SUMMARY))

@@ -193,51 +193,6 @@ def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
     emit_study(study(data_dir), markdown, json_path, md_path)
 
 
-def tree_tables(booster) -> dict[str, np.ndarray]:
-    """The booster as padded node tables for ``edge_ecg.artifact`` (one row a tree): a leaf
-    points to itself, so every beat can walk every tree ``depth`` steps at once."""
-    trees = booster.dump_model()["tree_info"]
-    flat = [_flatten(t["tree_structure"]) for t in trees]
-    width = max(len(nodes) for nodes, _ in flat)
-    shape = (len(flat), width)
-    out = {
-        "feature": np.zeros(shape, np.int16),
-        "threshold": np.zeros(shape, np.float64),
-        "left": np.zeros(shape, np.int16),
-        "right": np.zeros(shape, np.int16),
-        "value": np.zeros(shape, np.float64),
-    }
-    for t, (nodes, _) in enumerate(flat):
-        for k, node in enumerate(nodes):
-            for key in out:
-                out[key][t, k] = node[key]
-    out["depth"] = np.array(max(depth for _, depth in flat), np.int16)
-    return out
-
-
-def _flatten(root: dict) -> tuple[list[dict], int]:
-    """Nodes in depth-first order (index = position) and the tree's depth."""
-    nodes: list[dict] = []
-
-    def visit(node: dict, depth: int) -> tuple[int, int]:
-        k = len(nodes)
-        if "leaf_value" in node:
-            nodes.append({"feature": 0, "threshold": 0.0, "left": k, "right": k,
-                          "value": node["leaf_value"]})  # fmt: skip
-            return k, depth
-        if node.get("decision_type") != "<=" or node.get("missing_type") not in ("None", None):
-            raise ValueError(f"artefact check: unsupported split {node.get('decision_type')}")
-        nodes.append({"feature": node["split_feature"], "threshold": node["threshold"],
-                      "left": -1, "right": -1, "value": 0.0})  # fmt: skip
-        left, d_left = visit(node["left_child"], depth + 1)
-        right, d_right = visit(node["right_child"], depth + 1)
-        nodes[k]["left"], nodes[k]["right"] = left, right
-        return k, max(d_left, d_right)
-
-    _, depth = visit(root, 0)
-    return nodes, depth
-
-
 @main.command("fit")
 @data_dir_option
 @click.option(
@@ -249,23 +204,17 @@ def _flatten(root: dict) -> tuple[list[dict], int]:
 )
 def fit_command(data_dir, out: str) -> None:
     """Train the runtime's artefact check and write it with its manifest."""
-    from edge_ecg.atomic import atomic_path
-    from edge_ecg.manifest import write_manifest
-
     from .beatset import source_checksums
     from .noise_bank import noise_checksums
+    from .tree_export import tree_tables, write_trees
 
     x, y = training_set(data_dir)
-    tables = tree_tables(fit_trees(x, y))
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **tables)
     records = tuple(r for r in DS1 if r not in HOLDOUT)
-    write_manifest(
+    write_trees(
+        tree_tables(fit_trees(x, y)),
         out,
         kind=KIND,
-        precision="float64",
         inputs="edge_ecg.beat_summary (43 numbers a beat)",
-        trees=int(tables["feature"].shape[0]),
         threshold=THRESHOLD,
         training={"candidates": int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
         training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},

@@ -118,8 +118,8 @@ def check_calibrated(where: object, model_calibrated: bool, calibrated: bool | N
     if model_calibrated:
         raise ModelError(
             f"{where}: trained on patient-calibrated inputs; give it a patient calibration "
-            "(edge-ecg calibrate, then --calibration) or score it with the patient-adaptive "
-            "protocol"
+            "(edge-ecg calibrate, then classify --patient-calibration) or score it with the "
+            "patient-adaptive protocol (edge-ecg evaluate)"
         )
     raise ModelError(
         f"{where}: not trained on patient-calibrated inputs; a calibration cannot be used with it"

@@ -4,11 +4,12 @@ Without it every model input is relative to running statistics of *all* the pati
 (median beat, RR median and mean). When ectopic beats are the majority those statistics
 describe them as the patient's normal: in MIT-BIH 232, 78 % of beats are atrial premature beats
 whose pre-RR is the record's median, and no inter-patient model here finds them (S Se ≤ 7 %,
-docs/results.md). EC57 allows a *patient-adaptive* classifier to use the reference labels of
-each record's first 5 minutes and be scored on the rest; a device gets the same from a
-clinician confirming the patient's normal beats at set-up.
+docs/results.md). EC57's recommended practice lets a *patient-adaptive* classifier learn from
+up to the first 5 minutes of each record's reference labels and be scored on the rest (as Hu et
+al. 1997 and de Chazal and Reilly 2006 did); a device gets the same from a clinician
+confirming the patient's normal beats at set-up.
 
-A :class:`Calibration` holds three numbers and a beat, all fitted on the beats of that
+A :class:`Calibration` holds a beat and two scale factors, fitted on the beats of that
 stretch: the median beat of the normal ones (the deviation channel is taken against it instead
 of the running median beat), and how much longer the normal beats' RR median and mean are than
 those of all beats (the running RR median and mean are scaled by it, so rate changes are still

@@ -41,14 +41,20 @@ class BeatSet:
 
     def select(self, records: tuple[str, ...] | list[str]) -> BeatSet:
         """The beats of some records only (a patient-wise subset, never a beat-wise one)."""
-        mask = np.isin(self.records, list(records))
+        kept = self.where(np.isin(self.records, list(records)))
+        sums = {k: v for k, v in self.checksums.items() if Path(k).stem in set(records)}
+        return BeatSet(kept.windows, kept.rr, kept.labels, kept.records, kept.samples, sums)
+
+    def where(self, mask: np.ndarray) -> BeatSet:
+        """The beats ``mask`` marks, every record's source kept (e.g. the scored part of each
+        record under the patient-adaptive protocol)."""
         return BeatSet(
             self.windows[mask],
             self.rr[mask],
             self.labels[mask],
             self.records[mask],
             self.samples[mask],
-            {k: v for k, v in self.checksums.items() if Path(k).stem in set(records)},
+            self.checksums,
         )
 
 

@@ -1,7 +1,8 @@
 """The patient-adaptive protocol: calibrate on each record's first 5 minutes, score the rest.
 
-EC57 lets a classifier use the reference labels of the first 5 minutes of each test record
-and be scored on the remaining 25 (de Chazal & Reilly 2006 call it patient-adapting). Here the
+EC57's recommended practice lets a classifier learn from up to the first 5 minutes of each
+test record's reference labels and be scored on the remaining 25 (Hu et al. 1997; de Chazal
+and Reilly 2006 call it patient-adapting). Here the
 labels are used for one thing only: which beats of that stretch are normal, to fit the
 record's :class:`edge_ecg.calibration.Calibration`; nothing is trained on the test patient.
 Training records are calibrated the same way, so the model learns inputs made relative to a
@@ -49,15 +50,7 @@ def calibrate_beats(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> Bea
 
 def scored(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> BeatSet:
     """The beats the protocol scores: those after each record's calibration stretch."""
-    keep = ~calibration_stretch(beats, seconds)
-    return BeatSet(
-        beats.windows[keep],
-        beats.rr[keep],
-        beats.labels[keep],
-        beats.records[keep],
-        beats.samples[keep],
-        beats.checksums,
-    )
+    return beats.where(~calibration_stretch(beats, seconds))
 
 
 def evaluation_beats(data_dir, config) -> BeatSet:

@@ -4,6 +4,7 @@ This package never imports TensorFlow or wfdb at import time.
 """
 
 from .beats import Beat, BeatFeaturizer, extract_beats
+from .calibration import Calibration, calibration_of_record, read_calibration
 from .classify import ClassifiedBeat, Classifier, StreamClassifier, classify_record
 from .detect import PeakDetector, detect_peaks
 from .errors import DataError, EdgeEcgError, InputError, ModelError, OutputError
@@ -17,6 +18,7 @@ __all__ = [
     "FS",
     "Beat",
     "BeatFeaturizer",
+    "Calibration",
     "ClassifiedBeat",
     "Classifier",
     "Cleaner",
@@ -29,9 +31,11 @@ __all__ = [
     "QualityMonitor",
     "StreamClassifier",
     "TwoLeadDetector",
+    "calibration_of_record",
     "classify_record",
     "clean",
     "detect_peaks",
     "detect_peaks_two_leads",
     "extract_beats",
+    "read_calibration",
 ]

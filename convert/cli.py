@@ -272,7 +272,7 @@ def validate(
     thresholds = Thresholds(max_acc_drop, min_agreement, max_class_se_drop)
     ref_model = load_model(reference, threads=threads, calibrated=None)
     cand_model = load_model(candidate, threads=threads, calibrated=ref_model.calibrated)
-    beats = beats_for(ref_model, data_dir, split.upper(), progress)
+    beats, _ = beats_for(ref_model, data_dir, split.upper(), progress)
     report = compare(
         ref_model,
         cand_model,

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import InputError
 from .order_stats import RunningMedian, median_rows
 from .preprocess import Cleaner, check_signal
-from .rhythm import HISTORY, irregularity
+from .rhythm import HISTORY, irregularity, rhythm_features
 from .spec import CHANNELS, FS, N_RR, POST, PRE, WINDOW
 
 #: Half-width of the search that moves a given R-peak onto the largest deflection (50 ms).
@@ -44,8 +44,11 @@ class Beat:
     rr: np.ndarray  # (N_RR,) float32, see spec.RR_FEATURES
     seq: int  # position of this peak among all peaks handed to the featurizer
     #: how irregular the RR intervals up to this beat are (``rhythm.irregularity``), when the
-    #: featurizer was asked for it (``rhythm=True``); not a model input
+    #: featurizer was asked for it (``rhythm=True``); read by the rhythm rule
     irregularity: float | None = None
+    #: ``rhythm.RHYTHM_FEATURES`` (4,) float32, with ``rhythm=True``; read by tree models
+    #: trained with them
+    rhythm: np.ndarray | None = None
 
 
 class BeatFeaturizer:
@@ -56,7 +59,8 @@ class BeatFeaturizer:
     to_input : maps a cleaned-signal index to an input sample index (``Cleaner.to_input_index``).
     max_lag : how many seconds behind the newest cleaned sample a peak may still be reported
         (the detector's latency); the signal is kept that long and no longer.
-    rhythm : also measure each beat's ``irregularity`` (for the rhythm rule, :mod:`.rhythm`).
+    rhythm : also measure each beat's ``irregularity`` (for the rhythm rule, :mod:`.rhythm`)
+        and its ``rhythm`` features (for tree models trained with them).
     """
 
     def __init__(
@@ -195,13 +199,17 @@ class BeatFeaturizer:
             window=window,
             rr=self._rr_features(pre, post),
             seq=seq,
-            irregularity=self._irregularity() if self._rhythm else None,
+            **(self._rhythm_context() if self._rhythm else {}),
         )
 
-    def _irregularity(self) -> float:
+    def _rhythm_context(self) -> dict:
+        """The beat's irregularity and rhythm features, from the RR intervals up to it."""
         rr = self._rr_long.values
         history = np.fromiter(rr, dtype=np.float64, count=len(rr))[-HISTORY:]
-        return float(irregularity(history)[0])
+        return {
+            "irregularity": float(irregularity(history)[0]),
+            "rhythm": rhythm_features(history),
+        }
 
     def _rr_features(self, pre: float | None, post: float | None) -> np.ndarray:
         rr = np.fromiter(self._rr_long.values, dtype=np.float64, count=len(self._rr_long))

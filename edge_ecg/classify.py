@@ -64,10 +64,20 @@ class Classifier:
             self.model = load_model(model, threads=threads, calibrated=calibrated)
         self.calibration = calibration
 
-    def predict(self, windows: np.ndarray, rr: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 5) of featurized beats (calibrated here if the patient is)."""
+    @property
+    def needs_rhythm(self) -> bool:
+        """The model reads each beat's rhythm features (a tree model trained with them)."""
+        return bool(getattr(self.model, "rhythm", False))
+
+    def predict(
+        self, windows: np.ndarray, rr: np.ndarray, rhythm: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Class probabilities (n, 5) of featurized beats (calibrated here if the patient is);
+        ``rhythm`` (n, 4) for a model that reads it."""
         if self.calibration is not None:
             windows, rr = calibrate(windows, rr, self.calibration)
+        if self.needs_rhythm:
+            return self.model.predict(windows, rr, rhythm)
         return self.model.predict(windows, rr)
 
     def classify(
@@ -79,7 +89,12 @@ class Classifier:
         if not beats:
             return []
         windows, rr = stack_beats(beats)
-        probs = self.predict(windows, rr)
+        rhythm = None
+        if self.needs_rhythm:
+            if any(b.rhythm is None for b in beats):
+                raise ValueError("this model reads rhythm features: featurize with rhythm=True")
+            rhythm = np.stack([b.rhythm for b in beats])
+        probs = self.predict(windows, rr, rhythm)
         labels = probs.argmax(1)
         if rhythm_rule:
             if any(b.irregularity is None for b in beats):
@@ -151,10 +166,9 @@ class StreamClassifier:
             self._probe = BeatFeaturizer(self.cleaner.to_input_index, max_lag=lag)
             self._raw: dict[int, int] = {}  # the probe's pending peaks: seq -> detector's peak
             lag += MAX_RR + 1.0
-        self.featurizer = BeatFeaturizer(
-            self.cleaner.to_input_index, max_lag=lag, rhythm=rhythm_rule
-        )
         self.classifier = classifier or Classifier(model, threads, calibration)
+        rhythm = rhythm_rule or bool(getattr(self.classifier, "needs_rhythm", False))
+        self.featurizer = BeatFeaturizer(self.cleaner.to_input_index, max_lag=lag, rhythm=rhythm)
         self.quality = QualityMonitor(self.fs, leads=2 if self._judge_both else 1)
         self.samples = 0
         self._last: tuple[float, float | None] | None = None  # the newest sample of each lead

@@ -18,6 +18,10 @@ from .spec import CLASSES
 
 #: RR intervals the irregularity is measured over (the beat's own pre-RR and the ones before).
 HISTORY = 32
+#: Rhythm features a model may read beside each beat (``rhythm_features``), in order.
+RHYTHM_FEATURES = ("irregularity_8", "irregularity_16", "irregularity_32", "jumps_32")
+#: A successive RR difference above this share of the median RR counts as a jump.
+JUMP = 0.1
 #: Irregularity above which a beat called S is reported N (see the module docstring).
 IRREGULAR = 0.1
 _S, _N = CLASSES.index("S"), CLASSES.index("N")
@@ -36,6 +40,29 @@ def irregularity(rr: np.ndarray) -> np.ndarray:
         steps = np.abs(np.diff(rows[ok], axis=1))
         out[ok] = np.nanmedian(steps, 1) / np.nanmedian(rows[ok], 1)
     return out
+
+
+def jumps(rr: np.ndarray) -> np.ndarray:
+    """Share of successive differences above ``JUMP`` times the median RR, per row of RR
+    intervals (NaN: not known yet; fewer than three known give 0)."""
+    rows = np.atleast_2d(np.asarray(rr, dtype=np.float64))
+    out = np.zeros(rows.shape[0])
+    ok = np.isfinite(rows).sum(1) >= 3
+    if ok.any():
+        steps = np.abs(np.diff(rows[ok], axis=1))
+        big = steps > JUMP * np.nanmedian(rows[ok], 1, keepdims=True)
+        out[ok] = big.sum(1) / np.isfinite(steps).sum(1)
+    return out
+
+
+def rhythm_features(history: np.ndarray) -> np.ndarray:
+    """(4,) ``RHYTHM_FEATURES`` of a beat from its RR history (seconds, its own pre-RR last):
+    the irregularity over the last 8, 16 and 32 intervals and the share of jumps over 32."""
+    h = np.asarray(history, dtype=np.float64)[-HISTORY:]
+    return np.array(
+        [irregularity(h[-8:])[0], irregularity(h[-16:])[0], irregularity(h)[0], jumps(h)[0]],
+        dtype=np.float32,
+    )
 
 
 def rhythm_rule(

@@ -17,6 +17,7 @@ import numpy as np
 from .beat_summary import N_SUMMARY
 from .errors import ModelError
 from .manifest import read_manifest
+from .rhythm import RHYTHM_FEATURES
 
 _ARRAYS = ("feature", "threshold", "left", "right", "value", "depth")
 
@@ -35,8 +36,8 @@ class TreeWalk:
         self._right = (tables["right"].astype(np.intp) + self._start[:, None]).ravel()
         self._value = tables["value"].astype(np.float64).ravel()
         self._depth = int(tables["depth"])
-        if self._feature.max(initial=0) >= N_SUMMARY:
-            raise ModelError(f"{where}: splits on features beyond the {N_SUMMARY} it gets")
+        if self._feature.max(initial=0) >= N_SUMMARY + len(RHYTHM_FEATURES):
+            raise ModelError(f"{where}: splits on features beyond the ones it can get")
 
     def leaf_values(self, x: np.ndarray) -> np.ndarray:
         """(n, trees): the value of the leaf each row reaches in each tree."""

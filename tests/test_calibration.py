@@ -163,6 +163,18 @@ def test_exported_trees_give_lightgbms_probabilities(tmp_path):
         load_model(path)
     assert load_model(path, calibrated=True).calibrated
 
+    # trees that also read the four rhythm features (manifest "rhythm": true)
+    rhythm = rng.uniform(0, 0.3, size=(3000, 4)).astype(np.float32)
+    xr = np.hstack([x, rhythm])
+    booster = lgb.train({**params, "seed": 1}, lgb.Dataset(xr, (y + (rhythm[:, 0] > 0.2)) % 5), 30)
+    write_trees(tree_tables(booster), path, kind=KIND, calibrated=False, rhythm=True)
+    model = load_model(path)
+    assert model.rhythm
+    got = model.predict(windows[:500], rr[:500], rhythm[:500])
+    assert np.allclose(got, booster.predict(xr[:500]), atol=1e-6)
+    with pytest.raises(ModelError, match="needs each beat's 4 rhythm features"):
+        model.predict(windows[:5], rr[:5])
+
 
 def test_a_calibrated_tree_finds_232s_ectopic_beats_where_the_plain_one_cannot(data_dir, tmp_path):
     """The patient-adaptive protocol on the record it is for: the same small tree, trained on

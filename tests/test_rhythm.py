@@ -62,6 +62,13 @@ def test_the_stream_rule_on_atrial_fibrillation(mitdb):
     assert np.abs(ref[nearest] - [b.sample for b in beats]).max() <= 0.05 * rec.fs + 1
     reference = at_ref[nearest]
     assert np.mean((device > IRREGULAR) == (reference > IRREGULAR)) > 0.97  # measured: 98.0 %
+    # the four rhythm features a tree model reads: the rule's irregularity is the third, and
+    # the device's track the study's (the same function, on refined vs reference R-peaks)
+    features = np.stack([b.rhythm for b in beats])
+    assert features.shape == (len(beats), 4) and features.dtype == np.float32
+    assert np.array_equal(features[:, 2], device.astype(np.float32))
+    study_features = rhythm_features(study)[nearest]
+    assert np.median(np.abs(features - study_features), axis=0).max() < 0.02
 
 
 def extract_beats_with_rhythm(rec):

@@ -139,6 +139,14 @@ def test_fake_quant_is_refused_for_the_tree():
         load_config(None, arch="gbt", fake_quant=True)
 
 
+def test_rhythm_features_are_for_the_tree_only():
+    from edge_ecg.errors import InputError
+
+    with pytest.raises(InputError, match="rhythm_features: only the tree"):
+        load_config(None, arch="fusion", rhythm_features=True)
+    assert load_config(None, arch="gbt", rhythm_features=True).rhythm_features
+
+
 def test_motion_noise_out_of_range_is_refused():
     from edge_ecg.errors import InputError
 

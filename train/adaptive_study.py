@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 
 from edge_ecg.atomic import write_json
 from edge_ecg.metrics import evaluate_predictions, headline_figures
@@ -24,14 +25,16 @@ from edge_ecg.spec import CLASSES
 
 from .beatset import BeatSet, load_beats
 from .config import load_config
-from .gbt import gbt_features, seed_summary, summary_markdown
-from .patient_adaptive import calibrate_beats, scored
+from .gbt import seed_summary, summary_markdown, tree_inputs
+from .patient_adaptive import calibrate_beats, calibration_stretch
 from .study_output import emit_study, md_option
 
 SEEDS = (0, 1, 2)
-#: (name, arch, settings): the tree, the CNN alone, fusion, and the shipped fusion recipe.
+#: (name, arch, settings): the tree (also with rhythm features), the CNN alone, fusion, and the
+#: shipped fusion recipe.
 ARMS = (
     ("gbt", "gbt", {}),
+    ("gbt-rhythm", "gbt", {"rhythm_features": True}),
     ("cnn", "cnn", {}),
     ("fusion", "fusion", {}),
     ("fusion-fq-realnoise", "fusion", {"fake_quant": True, "real_noise": 0.6}),
@@ -44,19 +47,21 @@ def run_name(arm: str, calibrated: bool, seed: int) -> str:
     return f"{arm}{'-cal' if calibrated else ''}-s{seed}"
 
 
-def score_run(out: Path, arch: str, beats: BeatSet, calibrated: bool) -> dict:
-    """EC57 metrics of a finished run (``model.keras`` or the tree's ``model.txt``)."""
-    if arch == "gbt":
+def score_run(out: Path, config, beats: BeatSet, keep: np.ndarray) -> dict:
+    """EC57 metrics of a finished run (``model.keras`` or the tree's ``model.txt``) on the
+    ``keep`` beats of ``beats`` (whole records, calibrated or not as the run was trained)."""
+    scored_beats = beats.where(keep)
+    if config.arch == "gbt":
         import lightgbm as lgb
 
         booster = lgb.Booster(model_file=str(out / "model.txt"))
-        probs = booster.predict(gbt_features(beats.windows, beats.rr))
+        probs = booster.predict(tree_inputs(beats, config.rhythm_features)[keep])
     else:
         from edge_ecg.models import KerasModel
 
-        model = KerasModel(out / "model.keras", calibrated=calibrated)
-        probs = model.predict(beats.windows, beats.rr)
-    return evaluate_predictions(beats.labels, probs.argmax(1), beats.records)
+        model = KerasModel(out / "model.keras", calibrated=config.calibrated)
+        probs = model.predict(scored_beats.windows, scored_beats.rr)
+    return evaluate_predictions(scored_beats.labels, probs.argmax(1), scored_beats.records)
 
 
 @click.group()
@@ -74,7 +79,9 @@ def run(data_dir, runs_dir, arms) -> None:
     from .trainer import train_run
 
     ds2 = load_beats(data_dir, "DS2")
-    test = {False: scored(ds2), True: scored(calibrate_beats(ds2))}
+    calibrated_ds2 = calibrate_beats(ds2)
+    test = {False: ds2, True: calibrated_ds2}
+    keep = ~calibration_stretch(ds2)  # the same beats scored either way
     for name, arch, settings in ARMS:
         if arms and name not in arms:
             continue
@@ -88,7 +95,7 @@ def run(data_dir, runs_dir, arms) -> None:
                 (train_gbt_run if arch == "gbt" else train_run)(
                     config, data_dir, out, lambda m: click.echo(m, err=True)
                 )
-                write_json(out / SCORED, score_run(out, arch, test[calibrated], calibrated))
+                write_json(out / SCORED, score_run(out, config, test[calibrated], keep))
 
 
 @cli.command()

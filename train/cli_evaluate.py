@@ -112,8 +112,9 @@ def evaluate(
     else:
         from .patient_adaptive import beats_for
 
-        beats = beats_for(model, data_dir, split.upper(), progress)
-        pred = model.predict(beats.windows, beats.rr).argmax(1)
+        beats, rhythm = beats_for(model, data_dir, split.upper(), progress)
+        args = (beats.windows, beats.rr) + ((rhythm,) if rhythm is not None else ())
+        pred = model.predict(*args).argmax(1)
         if rhythm_rule:
             from edge_ecg.rhythm import rhythm_rule as apply_rule
 

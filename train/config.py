@@ -69,6 +69,9 @@ class RunConfig:
     #: 5 minutes' reference labels call normal (train/patient_adaptive.py); DS2 is then scored
     #: after minute 5, and the model needs a patient calibration on the device.
     calibrated: bool = False
+    #: the tree (gbt) also reads each beat's four rhythm features (``edge_ecg.rhythm``): how
+    #: irregular the RR intervals before it are; exported trees ask the stream for them.
+    rhythm_features: bool = False
     lead: str = "MLII"
     holdout: list[str] = field(default_factory=lambda: list(HOLDOUT))
     #: train on these DS1 records only (default: all DS1 minus the holdout); for quick runs.
@@ -85,6 +88,8 @@ class RunConfig:
             raise InputError(f"focal_gamma: {self.focal_gamma} is outside 0..10 (0: cross-entropy)")
         if self.focal_gamma and self.arch == "gbt":
             raise InputError("focal_gamma: the tree (gbt) trains no neural loss; leave it at 0")
+        if self.rhythm_features and self.arch != "gbt":
+            raise InputError("rhythm_features: only the tree (gbt) reads them; leave it off")
         if self.fake_quant and self.arch == "gbt":
             raise InputError("fake_quant: the tree (gbt) has no layers to quantize; leave it off")
         if not 0 <= self.motion_noise <= 1:

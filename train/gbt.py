@@ -37,6 +37,18 @@ FIELDS = ("accuracy", "macro_f1", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "S_s
 gbt_features = beat_summary
 
 
+def tree_inputs(beats: BeatSet, rhythm: bool = False) -> np.ndarray:
+    """The tree's input rows for whole records' beats: the 43 summary numbers, and with
+    ``rhythm`` the four rhythm features (from the R-peaks before each beat, so the beats of
+    a record must all be there; subset after)."""
+    x = gbt_features(beats.windows, beats.rr)
+    if not rhythm:
+        return x
+    from .rhythm import rhythm_features
+
+    return np.hstack([x, rhythm_features(beats)])
+
+
 def fit_gbt(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -96,9 +108,9 @@ def train_gbt_run(
     holdout = ds1.select(config.holdout)
     t0 = time.perf_counter()
     booster, best_rounds, best_score = fit_gbt(
-        gbt_features(train.windows, train.rr),
+        tree_inputs(train, config.rhythm_features),
         train.labels,
-        gbt_features(holdout.windows, holdout.rr),
+        tree_inputs(holdout, config.rhythm_features),
         holdout.labels,
         config.seed,
         config.class_weight_power,
@@ -119,8 +131,10 @@ def train_gbt_run(
             },
         },
     )
-    ds2 = evaluation_beats(data_dir, config)
-    pred = booster.predict(gbt_features(ds2.windows, ds2.rr), num_iteration=best_rounds).argmax(1)
+    ds2, keep = evaluation_beats(data_dir, config)
+    x = tree_inputs(ds2, config.rhythm_features)[keep]
+    ds2 = ds2.where(keep)
+    pred = booster.predict(x, num_iteration=best_rounds).argmax(1)
     metrics = evaluate_predictions(ds2.labels, pred, ds2.records)
     metrics["model"] = {"arch": "gbt", "width": None, "seed": config.seed}
     if config.calibrated:

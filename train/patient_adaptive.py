@@ -53,18 +53,30 @@ def scored(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> BeatSet:
     return beats.where(~calibration_stretch(beats, seconds))
 
 
-def evaluation_beats(data_dir, config) -> BeatSet:
-    """The DS2 beats a run is scored on: all of them, or with ``config.calibrated`` each
-    record calibrated on its first 5 minutes and scored after them."""
+def evaluation_beats(data_dir, config) -> tuple[BeatSet, np.ndarray]:
+    """The DS2 beats a run is scored on, as whole records (rhythm features need the beats
+    before), and which of them are scored: all, or with ``config.calibrated`` each record
+    calibrated on its first 5 minutes and scored after them."""
     ds2 = load_beats(data_dir, "DS2", config.lead)
-    return scored(calibrate_beats(ds2)) if config.calibrated else ds2
+    if not config.calibrated:
+        return ds2, np.ones(len(ds2), dtype=bool)
+    ds2 = calibrate_beats(ds2)
+    return ds2, ~calibration_stretch(ds2)
 
 
-def beats_for(model, data_dir, split: str, progress=None) -> BeatSet:
+def beats_for(model, data_dir, split: str, progress=None) -> tuple[BeatSet, np.ndarray | None]:
     """The beats of a split as ``model`` must see them: as cut, or for a model trained on
     calibrated inputs (``model.calibrated``) calibrated per record and scored after the
-    calibration stretch (the patient-adaptive protocol)."""
+    calibration stretch (the patient-adaptive protocol); and their rhythm features for a
+    model that reads them (``model.rhythm``), else None."""
     beats = load_beats(data_dir, split, progress=progress)
+    keep = np.ones(len(beats), dtype=bool)
     if getattr(model, "calibrated", False):
-        return scored(calibrate_beats(beats))
-    return beats
+        beats = calibrate_beats(beats)
+        keep = ~calibration_stretch(beats)
+    rhythm = None
+    if getattr(model, "rhythm", False):
+        from .rhythm import rhythm_features
+
+        rhythm = rhythm_features(beats)[keep]
+    return beats.where(keep), rhythm

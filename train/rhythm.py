@@ -26,16 +26,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from edge_ecg.beats import MAX_RR
-from edge_ecg.rhythm import HISTORY, irregularity
+from edge_ecg.rhythm import HISTORY, RHYTHM_FEATURES, irregularity, jumps
 
 from .beatset import BeatSet
 from .gbt import compare_features, gbt_features, study_command, summary_markdown
 
-RHYTHM_FEATURES = ("irregularity_8", "irregularity_16", "irregularity_32", "jumps_32")
 #: DS2 records with atrial fibrillation or flutter, where the false S beats are.
 AF_RECORDS = ("202", "210", "219", "222")
-#: A successive RR difference above this share of the median RR counts as a jump.
-JUMP = 0.1
 #: Every MIT-BIH record is sampled at 360 Hz (beat sets hold input samples).
 MITDB_FS = 360.0
 
@@ -52,21 +49,7 @@ def rhythm_features(beats: BeatSet) -> np.ndarray:
         history = sliding_window_view(rr, 32)[: idx.size]
         for k, m in enumerate((8, 16, 32)):
             out[idx, k] = irregularity(history[:, -m:])
-        out[idx, 3] = _jumps(history)
-    return out
-
-
-def _rows(rr: np.ndarray) -> np.ndarray:
-    """Rows with at least three known intervals (two successive differences)."""
-    return np.isfinite(rr).sum(1) >= 3
-
-
-def _jumps(rr: np.ndarray) -> np.ndarray:
-    """Share of successive differences above ``JUMP`` times the median RR, per row."""
-    out, ok = np.zeros(rr.shape[0]), _rows(rr)
-    steps = np.abs(np.diff(rr[ok], axis=1))
-    big = steps > JUMP * np.nanmedian(rr[ok], 1, keepdims=True)
-    out[ok] = big.sum(1) / np.isfinite(steps).sum(1)
+        out[idx, 3] = jumps(history)
     return out
 
 

@@ -321,7 +321,8 @@ def train_run(
         (out / name).unlink(missing_ok=True)
     if not evaluate_ds2:
         return {}
-    ds2 = evaluation_beats(data_dir, config)
+    ds2, keep = evaluation_beats(data_dir, config)
+    ds2 = ds2.where(keep)
     metrics = evaluate_predictions(ds2.labels, predict(model, ds2).argmax(1), ds2.records)
     metrics["model"] = {"arch": config.arch, "width": config.width, "seed": config.seed}
     if config.calibrated:

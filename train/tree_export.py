@@ -13,6 +13,7 @@ import numpy as np
 
 from edge_ecg.atomic import atomic_path
 from edge_ecg.manifest import write_manifest
+from edge_ecg.spec import CLASSES
 from edge_ecg.tree_model import KIND
 
 
@@ -80,15 +81,17 @@ def main(run_dir: str, out: str) -> None:
     run = Path(run_dir)
     config = json.loads((run / "config.json").read_text())
     booster = lgb.Booster(model_file=str(run / "model.txt"))
-    if booster.num_model_per_iteration() != 5:
+    if booster.num_model_per_iteration() != len(CLASSES):
         raise click.UsageError(f"{run}: not a 5-class tree run")
     history = json.loads((run / "history.json").read_text())
     write_trees(
         tree_tables(booster),
         out,
         kind=KIND,
-        inputs="edge_ecg.beat_summary (43 numbers a beat)",
+        inputs="edge_ecg.beat_summary (43 numbers a beat)"
+        + (", then edge_ecg.rhythm.RHYTHM_FEATURES (4)" if config.get("rhythm_features") else ""),
         calibrated=bool(config.get("calibrated")),
+        rhythm=bool(config.get("rhythm_features")),
         rounds=int(history["rounds"]),
         training_data=json.loads((run / "checksums.json").read_text()),
         source={"run": str(run), "seed": config.get("seed")},

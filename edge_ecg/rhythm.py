@@ -38,8 +38,16 @@ def irregularity(rr: np.ndarray) -> np.ndarray:
     ok = np.isfinite(rows).sum(1) >= 3
     if ok.any():
         steps = np.abs(np.diff(rows[ok], axis=1))
-        out[ok] = np.nanmedian(steps, 1) / np.nanmedian(rows[ok], 1)
+        out[ok] = _median(steps) / _median(rows[ok])
     return out
+
+
+def _median(rows: np.ndarray) -> np.ndarray:
+    """Row medians ignoring NaN; without NaN (a device's history) np.median, the same values
+    at a fraction of nanmedian's cost on short rows."""
+    if np.isfinite(rows).all():
+        return np.median(rows, 1)
+    return np.nanmedian(rows, 1)
 
 
 def jumps(rr: np.ndarray) -> np.ndarray:
@@ -50,7 +58,7 @@ def jumps(rr: np.ndarray) -> np.ndarray:
     ok = np.isfinite(rows).sum(1) >= 3
     if ok.any():
         steps = np.abs(np.diff(rows[ok], axis=1))
-        big = steps > JUMP * np.nanmedian(rows[ok], 1, keepdims=True)
+        big = steps > JUMP * _median(rows[ok])[:, None]
         out[ok] = big.sum(1) / np.isfinite(steps).sum(1)
     return out
 

@@ -43,8 +43,8 @@ def calibrate(record, annotator, minutes, lead, json_path) -> None:
     \b
     Example:
       edge-ecg calibrate ../shared/data/mitdb/232 --json 232-cal.json
-      edge-ecg classify ../shared/data/mitdb/232 --model cal-int8.tflite \\
-          --patient-calibration 232-cal.json
+      edge-ecg classify ../shared/data/mitdb/232 --patient-calibration 232-cal.json \\
+          --model models/gbt-calibrated/trees-rhythm.npz
     """
     if not json_path:
         raise InputError("--json PATH: where the calibration goes ('-' for stdout)")

@@ -298,7 +298,7 @@ class _NoModel:
 @click.option(
     "--model",
     type=click.Path(dir_okay=False),
-    help="A .tflite model (default: the shipped int8 fusion model).",
+    help="A .tflite model, or exported trees (.npz); default: the shipped int8 fusion model.",
 )
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
 @click.option(
@@ -339,6 +339,9 @@ def classify(input_path, model, threads, calibration_path, **opts) -> None:
       cat raw.bin | edge-ecg classify - --fs 360 --dtype int16 --format csv
       edge-ecg classify ../shared/data/nstdb/118e06 --two-leads
       edge-ecg classify ../shared/data/mitdb/202 --rhythm-rule
+      edge-ecg calibrate ../shared/data/mitdb/232 --json 232.json
+      edge-ecg classify ../shared/data/mitdb/232 --patient-calibration 232.json \
+          --model models/gbt-calibrated/trees-rhythm.npz
     """
     calibration = read_calibration(calibration_path) if calibration_path else None
     _run(input_path, opts, model, threads, with_probs=True, calibration=calibration)

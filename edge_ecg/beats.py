@@ -51,6 +51,12 @@ class Beat:
     rhythm: np.ndarray | None = None
 
 
+def rr_ratios(pre, post, local, long, mean) -> list:
+    """The RR ratios of ``spec.RR_FEATURES`` in their order, unclipped (scalars or arrays):
+    the featurizer forms them, and a patient calibration forms them anew."""
+    return [pre / long, post / long, local / long, pre / post, pre / mean, post / mean]
+
+
 class BeatFeaturizer:
     """Turn a stream of cleaned samples and R-peaks into :class:`Beat` objects.
 
@@ -225,7 +231,7 @@ class BeatFeaturizer:
         # The mean, unlike the median, feels the long pauses of a slow underlying rhythm: in a
         # record where ectopic beats outnumber sinus ones (MIT-BIH 232) only it shows them early.
         mean = float(np.add.reduce(rr) / rr.size) if history else fallback  # == np.mean(rr)
-        ratios = [pre / long, post / long, local / long, pre / post, pre / mean, post / mean]
+        ratios = rr_ratios(pre, post, local, long, mean)
         clipped = [min(max(r, 0.0), MAX_RATIO) for r in ratios]
         return np.array([pre, post, local, long, mean, *clipped], dtype=np.float32)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .beats import CLIP, MAX_RATIO
+from .beats import CLIP, MAX_RATIO, rr_ratios
 from .errors import InputError, ModelError
 from .spec import WINDOW
 
@@ -105,7 +105,7 @@ def calibrate(
     pre, post, local = (rr[:, k].astype(np.float64) for k in range(3))
     long = rr[:, 3].astype(np.float64) * calibration.long_factor
     mean = rr[:, 4].astype(np.float64) * calibration.mean_factor
-    ratios = np.stack([pre / long, post / long, local / long, pre / post, pre / mean, post / mean])
+    ratios = np.stack(rr_ratios(pre, post, local, long, mean))
     rr[:, 3], rr[:, 4] = long, mean
     rr[:, 5:] = np.clip(ratios, 0.0, MAX_RATIO).T
     return windows, rr

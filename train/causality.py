@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_ecg.beats import CLIP, MAX_RATIO
+from edge_ecg.beats import CLIP, MAX_RATIO, rr_ratios
 
 from .beatset import BeatSet
 from .gbt import compare_features, gbt_features, study_command, summary_markdown
@@ -72,9 +72,7 @@ def renormalise(beats: BeatSet, mode: str) -> tuple[np.ndarray, np.ndarray]:
             long = _expanding_median(pre)
             mean = np.cumsum(pre) / np.arange(1, idx.size + 1)
         windows[idx, :, 1] = np.clip(beat - median_beat, -CLIP, CLIP)
-        ratios = np.stack(
-            [pre / long, post / long, local / long, pre / post, pre / mean, post / mean], 1
-        )
+        ratios = np.stack(rr_ratios(pre, post, local, long, mean), 1)
         rr[idx, 3] = long
         rr[idx, 4] = mean
         rr[idx, 5:] = np.clip(ratios, 0.0, MAX_RATIO)

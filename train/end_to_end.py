@@ -25,8 +25,7 @@ from edge_ecg.scoring import match_beats
 from edge_ecg.spec import CLASSES
 from edge_ecg.splits import split_records
 
-#: Class index of N, the beats a calibration is fitted on.
-NORMAL = CLASSES.index("N")
+from .patient_adaptive import NORMAL
 
 
 def _rates(tp: int, fn: int, fp: int) -> dict:

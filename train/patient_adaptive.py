@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_ecg.aami import CLASS_INDEX
 from edge_ecg.calibration import CALIBRATION_SECONDS, calibrate, fit_calibration
 from edge_ecg.errors import InputError
 
@@ -20,8 +21,8 @@ from .beatset import BeatSet, load_beats
 
 #: Sampling rate of the MIT-BIH records, the unit of ``BeatSet.samples``.
 MITDB_FS = 360.0
-#: Class index of N (``spec.CLASSES``).
-NORMAL = 0
+#: Class index of N, the beats a calibration is fitted on.
+NORMAL = CLASS_INDEX["N"]
 #: What a calibrated run's metrics.json says it scored.
 PROTOCOL = "patient-adaptive: calibrated on each record's first 5 min, scored after"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .artifact import ArtifactCheck
+from .artifact_stage import ArtifactStage
 from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
 from .calibration import Calibration, calibrate, check_calibrated
 from .detect import PeakDetector, end_padding
@@ -151,20 +152,26 @@ class StreamClassifier:
         # The detector starts where the input does: the cleaned signal's first samples are the
         # filters' start-up, before any input, and hold no beats (as in ``detect_peaks``).
         start = int(np.ceil(self.cleaner.to_clean_index(0)))
-        self.detector = TwoLeadDetector(start) if leads == 2 else PeakDetector(start)
-        self.rhythm_rule = rhythm_rule
         if artifact_check is True:
             artifact_check = ArtifactCheck()
         self.artifact_check = artifact_check or None
-        # With the artefact check a first featurizer sees every peak, as the check was trained,
-        # and only the peaks it keeps reach the featurizer whose beats are classified: an
-        # artefact never shortens its neighbours' RR intervals nor enters the patient's
-        # running statistics. That costs up to one more MAX_RR of latency.
+        # With the check, two leads also name each lone beat's rival in the other lead.
+        self.detector = (
+            TwoLeadDetector(start, rivals=self.artifact_check is not None)
+            if leads == 2
+            else PeakDetector(start)
+        )
+        self.rhythm_rule = rhythm_rule
+        # With the artefact check the peaks go through its stage first (:mod:`.artifact_stage`)
+        # and only those it keeps reach the featurizer whose beats are classified: an artefact
+        # never shortens its neighbours' RR intervals nor enters the patient's running
+        # statistics. That costs up to one more MAX_RR of latency.
         lag = self.detector.latency_seconds
-        self._probe = None
+        self._stage = None
         if self.artifact_check:
-            self._probe = BeatFeaturizer(self.cleaner.to_input_index, max_lag=lag)
-            self._raw: dict[int, int] = {}  # the probe's pending peaks: seq -> detector's peak
+            self._stage = ArtifactStage(
+                self.artifact_check, self.cleaner.to_input_index, lag, rivals=leads == 2
+            )
             lag += MAX_RR + 1.0
         self.classifier = classifier or Classifier(model, threads, calibration)
         rhythm = rhythm_rule or bool(getattr(self.classifier, "needs_rhythm", False))
@@ -187,7 +194,7 @@ class StreamClassifier:
             self.cleaner.delay_seconds
             + self.detector.latency_seconds
             + (WINDOW - 48) / FS  # the window must be complete after the peak
-            + MAX_RR * (2 if self._probe else 1)  # waiting for the next peak (post-RR)
+            + MAX_RR * (2 if self._stage else 1)  # waiting for the next peak (post-RR)
         )
 
     def push(self, samples: np.ndarray) -> list[ClassifiedBeat]:
@@ -234,25 +241,17 @@ class StreamClassifier:
 
     def _featurize(self, clean: np.ndarray | None, peaks, watermark: int | None) -> list[Beat]:
         """Beats now final; ``clean`` None flushes. With the artefact check the peaks go
-        through the probe first and only those it keeps reach the featurizer."""
-        if self._probe is None:
+        through its stage first and only those it keeps reach the featurizer."""
+        if self._stage is None:
             if clean is None:
                 return self.featurizer.flush()
             return self.featurizer.push(clean, peaks, watermark)
-        first = self._probe.peaks_given
-        for k, p in enumerate(peaks):
-            self._raw[first + k] = int(p)
-        flushing = clean is None
-        probed = self._probe.flush() if flushing else self._probe.push(clean, peaks, watermark)
-        kept = {b.seq for b in self.artifact_check.keep(probed)}
-        accepted = [self._raw[b.seq] for b in probed if b.seq in kept]
-        for b in probed:
-            del self._raw[b.seq]
-        for seq in [s for s in self._raw if s < self._probe.next_seq_pending]:
-            del self._raw[seq]  # peaks the probe dropped (no room for a window)
-        if flushing:
-            return self.featurizer.push(np.empty(0), accepted, None) + self.featurizer.flush()
-        return self.featurizer.push(clean, accepted, self._probe.undecided_from)
+        if clean is None:
+            kept = self._stage.flush()
+            return self.featurizer.push(np.empty(0), kept, None) + self.featurizer.flush()
+        rivals = getattr(self.detector, "rivals", None) if len(peaks) else None
+        kept, promise = self._stage.push(clean, peaks, rivals, watermark)
+        return self.featurizer.push(clean, kept, promise)
 
     def take_segments(self) -> list[Segment]:
         """Unreadable stretches closed since the last call (input samples, with a reason)."""

@@ -21,6 +21,15 @@ the filters settle, gives exactly 0. ``FLAT`` (2 %) lies between.
 
 Decisions wait until both detectors have passed a beat by ``REFRACTORY``, and use only what
 both had decided by then, so the peaks are the same whatever the block sizes.
+
+Where the leads disagree, a beat only one lead found is often noise standing in for a beat
+only the other lead found, 150-400 ms away (NSTDB 118e06/119e06: 31 of the 37 beats missed).
+The rules above cannot tell which is which, but the artefact check (:mod:`.artifact`) can. With
+``rivals=True`` each reported beat that only one lead found carries its *rival*: the other
+lead's unreported lone beat within ``RIVAL`` of it, with no reported beat between the two. The
+stream with the artefact check reads both and keeps the one the check finds more beat-like
+(``StreamClassifier``). Rivals cost ``2 * RIVAL`` more latency: a rival belongs to the reported
+beat nearest to it, which must be known.
 """
 
 from __future__ import annotations
@@ -46,6 +55,8 @@ FLAT = 0.02
 QUIET = FS
 AFTER = round(0.1 * FS)
 AMPS = 8
+#: A beat only one lead found and the other lead's lone beat this close (samples) are rivals.
+RIVAL = round(0.4 * FS)
 
 
 class TwoLeadDetector:
@@ -58,8 +69,20 @@ class TwoLeadDetector:
 
     latency_seconds = PeakDetector.latency_seconds + 2 * REFRACTORY / FS
 
-    def __init__(self, start: int = 0) -> None:
+    def __init__(self, start: int = 0, rivals: bool = False) -> None:
+        """``rivals``: also find each reported beat's rival (see the module docstring); after
+        each ``push`` or ``flush``, ``rivals`` holds them, aligned with the peaks returned
+        (-1: none)."""
         self.leads = (PeakDetector(start, history=True), PeakDetector(start, history=True))
+        self._with_rivals = rivals
+        if rivals:
+            self.latency_seconds = type(self).latency_seconds + 2 * RIVAL / FS
+        self.rivals = np.empty(0, dtype=np.int64)
+        # Reported and dropped lone beats (time, lead) waiting for their rivals to be known,
+        # and the reported ones of the last 2 * RIVAL.
+        self._held: deque[tuple[int, int]] = deque()
+        self._dropped: deque[tuple[int, int]] = deque()
+        self._released: deque[int] = deque()
         self._peaks: tuple[list[int], list[int]] = ([], [])  # undecided, and recent context
         self._last: int | None = None  # the last beat reported
         # The primary lead's last peak before the decided time; silence counts from the start.
@@ -89,7 +112,7 @@ class TwoLeadDetector:
             found += new
             if k == 0:
                 self._note_amplitudes(new)
-        return self._decide(min(d.watermark for d in self.leads) - REFRACTORY)
+        return self._release(self._decide(min(d.watermark for d in self.leads) - REFRACTORY))
 
     def flush(self) -> np.ndarray:
         for k, (det, found) in enumerate(zip(self.leads, self._peaks, strict=True)):
@@ -97,7 +120,7 @@ class TwoLeadDetector:
             found += new
             if k == 0:
                 self._note_amplitudes(new)
-        out = self._decide(None)
+        out = self._release(self._decide(None))
         self._watermark = max(self._watermark, *(d.watermark for d in self.leads))
         return out
 
@@ -121,6 +144,8 @@ class TwoLeadDetector:
             if self._last is None or t - self._last >= REFRACTORY:
                 out.append(t)
                 self._last = t
+        if self._with_rivals:
+            self._note_lone(out, new_a, new_b, a, b)
         self._decided = end
         before = a[a < end]
         if before.size:
@@ -128,7 +153,8 @@ class TwoLeadDetector:
         for t in sorted(k for k in self._pending_amps if k < end):
             self._amps.append(self._pending_amps.pop(t))
         if until is not None:
-            self._watermark = max(self._watermark, until)
+            # With rivals: a reported beat's rival may come up to RIVAL before it.
+            self._watermark = max(self._watermark, until - (RIVAL if self._with_rivals else 0))
             # Keep the recent peaks as context for pairing the next ones, and the levels needed
             # to know each lead's state after `until`.
             horizon = until - PAIR
@@ -142,6 +168,66 @@ class TwoLeadDetector:
                 self._buf = self._buf[drop:]
                 self._buf_start += drop
         return np.asarray(out, dtype=np.int64)
+
+    def _note_lone(
+        self, out: list[int], new_a: np.ndarray, new_b: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> None:
+        """Queue the decided beats with the lead that alone found them (-1: both), and the lone
+        beats not reported, which may be rivals."""
+        reported = set(out)
+        lone_a = new_a[~_near(new_a, b, PAIR)].tolist()
+        lone_b = new_b[~_near(new_b, a, PAIR)].tolist()
+        lead = dict.fromkeys(lone_a, 0) | dict.fromkeys(lone_b, 1)
+        self._held.extend((t, lead.get(t, -1)) for t in out)
+        dropped = [(t, 0) for t in lone_a if t not in reported]
+        dropped += [(t, 1) for t in lone_b if t not in reported]
+        self._dropped.extend(sorted(dropped))
+
+    def _release(self, peaks: np.ndarray) -> np.ndarray:
+        """Without rivals, ``peaks``; with them, the held beats whose rival is known by now
+        (everything within ``2 * RIVAL`` after them is decided), and set ``rivals``."""
+        if not self._with_rivals:
+            self.rivals = np.full(peaks.size, -1, dtype=np.int64)
+            return peaks
+        out, rivals = [], []
+        while self._held and (
+            self._decided == np.iinfo(np.int64).max or self._held[0][0] + 2 * RIVAL < self._decided
+        ):
+            t, lead = self._held.popleft()
+            out.append(t)
+            rivals.append(self._rival_of(t, lead))
+            self._released.append(t)
+        if self._held:
+            self._watermark = min(self._watermark, self._held[0][0] - RIVAL)
+        frontier = (self._held[0][0] if self._held else self._decided) - 2 * RIVAL
+        while self._released and self._released[0] < frontier:
+            self._released.popleft()
+        while self._dropped and self._dropped[0][0] < frontier:
+            self._dropped.popleft()
+        self.rivals = np.asarray(rivals, dtype=np.int64)
+        return np.asarray(out, dtype=np.int64)
+
+    def _rival_of(self, t: int, lead: int) -> int:
+        """The other lead's unreported lone beat nearest ``t`` within ``RIVAL``, with no reported
+        beat between them, none nearer to it than ``t`` and none other within ``REFRACTORY``
+        of it (-1: none)."""
+        if lead < 0:
+            return -1
+        reported = sorted([*self._released, t, *(h for h, _ in self._held)])
+        best = -1
+        for d, other in self._dropped:
+            if other == lead or abs(d - t) >= RIVAL:
+                continue
+            lo, hi = min(t, d), max(t, d)
+            if any(lo < r < hi for r in reported):
+                continue
+            if min(reported, key=lambda r: (abs(r - d), r)) != t:
+                continue
+            if any(r != t and abs(r - d) < REFRACTORY for r in reported):
+                continue
+            if best < 0 or abs(d - t) < abs(best - t):
+                best = d
+        return best
 
     def _note_amplitudes(self, peaks: list[int]) -> None:
         """The primary lead's R amplitude at each new peak (its cleaned |signal| there)."""

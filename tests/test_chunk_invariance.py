@@ -83,3 +83,22 @@ def test_the_end_of_a_finite_input_keeps_its_beats(chunk):
     early = [b for b in beats if b < 59 * fs]
     assert short[: len(early)] == early
     assert round(60 * fs) - max(short) < 1.0 * fs
+
+
+@pytest.mark.parametrize("chunk", [1, 211])
+def test_two_lead_stream_with_the_check_is_byte_identical_in_any_blocks(data_dir, chunk):
+    """The same with the artefact check, whose rivals (the leads' disagreements, arbitrated
+    by the check) wait for later peaks: NSTDB 118e06, minutes 4-7, noise from minute 5."""
+    from edge_ecg.classify import classify_record
+    from edge_ecg.records import read_second_lead
+
+    path = data_dir / "nstdb" / "118e06"
+    rec = read_record(path, annotator=None)
+    span = slice(int(4 * 60 * rec.fs), int(7 * 60 * rec.fs))
+    first, second = rec.signal[span], read_second_lead(path, rec).signal[span]
+    whole = classify_record(first, rec.fs, second=second, artifact_check=True)
+    blocks = classify_record(first, rec.fs, second=second, artifact_check=True, chunk=chunk)
+    assert len(whole) > 150
+    assert [(b.sample, b.label, b.probabilities.tobytes()) for b in blocks] == [
+        (b.sample, b.label, b.probabilities.tobytes()) for b in whole
+    ]

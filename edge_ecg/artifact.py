@@ -12,7 +12,8 @@ against its manifest like every model edge-ecg runs): no LightGBM on the device.
 In the stream (``StreamClassifier(artifact_check=True)``) a first featurizer sees every peak,
 as the check was trained, and only the peaks the check keeps reach the featurizer whose beats
 are classified: an artefact never shortens its neighbours' RR intervals or enters the running
-patient statistics.
+patient statistics (:mod:`.artifact_stage`, which with two leads also arbitrates their
+disagreements).
 """
 
 from __future__ import annotations
@@ -47,12 +48,3 @@ class ArtifactCheck:
         """(n,) artefact probability from beat summaries (n, N_SUMMARY)."""
         raw = self._trees.leaf_values(summary).sum(axis=1)
         return 1.0 / (1.0 + np.exp(-np.clip(raw, -60, 60)))
-
-    def keep(self, beats: list) -> list:
-        """The beats the check does not take for artefacts."""
-        if not beats:
-            return beats
-        windows = np.stack([b.window for b in beats])
-        rr = np.stack([b.rr for b in beats])
-        p = self.probability(windows, rr)
-        return [b for b, q in zip(beats, p, strict=True) if q < self.threshold]

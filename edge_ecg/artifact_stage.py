@@ -64,7 +64,7 @@ class ArtifactStage:
                 self._rival[first + k] = r
         alt = [r if r >= 0 else p for p, r in zip(peaks, rivals, strict=True)]
         for probe, given, seen in zip(self._probes, (peaks, alt), self._p, strict=False):
-            self._score(probe.push(clean, given, watermark), seen)
+            self._score(probe.push(clean, given, watermark), seen, probe is not self._probes[0])
         kept = self._decide()
         pending = [min(self._peak[s], self._rival.get(s, self._peak[s])) for s in self._peak]
         promise = min([p.undecided_from for p in self._probes] + pending)
@@ -73,10 +73,13 @@ class ArtifactStage:
     def flush(self) -> list[int]:
         """End of stream: decide every peak left."""
         for probe, seen in zip(self._probes, self._p, strict=True):
-            self._score(probe.flush(), seen)
+            self._score(probe.flush(), seen, probe is not self._probes[0])
         return self._decide()
 
-    def _score(self, beats: list[Beat], seen: dict[int, float | None]) -> None:
+    def _score(self, beats: list[Beat], seen: dict[int, float | None], alt: bool) -> None:
+        """Artefact probability of each beat (on the rivals' probe, of the rivals only)."""
+        if alt:
+            beats = [b for b in beats if b.seq in self._rival]
         if beats:
             windows = np.stack([b.window for b in beats])
             rr = np.stack([b.rr for b in beats])

@@ -68,7 +68,8 @@ def _input_options(f):
         is_flag=True,
         help="Drop detected beats trained trees take for noise artefacts (electrode "
         "motion): far fewer false beats in heavy noise, a few true ones lost, twice the "
-        "time (docs/noise.md).",
+        "time. With --two-leads the trees also pick, where only one lead found a beat and "
+        "the other lead one nearby, the more beat-like of the two (docs/noise.md).",
     )(f)
     f = click.option("--lead", help="Lead (WFDB signal name or CSV column); default MLII.")(f)
     f = click.option("--fs", type=float, help="Sampling rate in Hz (.csv, .npy and stdin).")(f)

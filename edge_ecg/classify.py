@@ -149,11 +149,17 @@ class StreamClassifier:
         self.cleaner = Cleaner(fs)
         self.fs = self.cleaner.fs
         self._second = Cleaner(fs) if leads == 2 else None
+        self._clean_second = np.empty(0)  # the second lead's newest cleaned block
         # The detector starts where the input does: the cleaned signal's first samples are the
         # filters' start-up, before any input, and hold no beats (as in ``detect_peaks``).
         start = int(np.ceil(self.cleaner.to_clean_index(0)))
         if artifact_check is True:
-            artifact_check = ArtifactCheck()
+            artifact_check = ArtifactCheck(leads=leads)
+        if artifact_check and artifact_check.leads > leads:
+            raise InputError(
+                f"artifact check {artifact_check.path.name}: trained on two leads; the stream "
+                "has one (give --two-leads, or use the one-lead check)"
+            )
         self.artifact_check = artifact_check or None
         # With the check, two leads also name each lone beat's rival in the other lead.
         self.detector = (
@@ -211,11 +217,13 @@ class StreamClassifier:
         return self._release(self.quality.judged_until)
 
     def _detect(self, samples: np.ndarray, second: np.ndarray | None) -> tuple[np.ndarray, list]:
-        """Clean the lead to classify (and the second lead) and find the R-peaks in them."""
+        """Clean the lead to classify (and the second lead, kept in ``_clean_second`` for a
+        two-lead artefact check) and find the R-peaks in them."""
         clean = self.cleaner.push(samples)
         if self._second is None:
             return clean, self.detector.push(clean)
-        return clean, self.detector.push(clean, self._second.push(second))
+        self._clean_second = self._second.push(second)
+        return clean, self.detector.push(clean, self._clean_second)
 
     def flush(self) -> list[ClassifiedBeat]:
         """End of stream: the beats still pending whose window fits.
@@ -231,6 +239,8 @@ class StreamClassifier:
             clean, peaks = self._detect(first, second)
             end = int(np.floor(self.cleaner.to_clean_index(self.samples - 1))) + 1
             real = clean[: max(0, end - self._cleaned)]
+            if self._second is not None:
+                self._clean_second = self._clean_second[: real.size]
             self._cleaned += real.size
             self._last = None
             self._held += self._featurize(real, peaks, self.detector.watermark)
@@ -250,7 +260,8 @@ class StreamClassifier:
             kept = self._stage.flush()
             return self.featurizer.push(np.empty(0), kept, None) + self.featurizer.flush()
         rivals = getattr(self.detector, "rivals", None) if len(peaks) else None
-        kept, promise = self._stage.push(clean, peaks, rivals, watermark)
+        second = self._clean_second[: clean.size] if self._second is not None else None
+        kept, promise = self._stage.push(clean, peaks, rivals, watermark, second)
         return self.featurizer.push(clean, kept, promise)
 
     def take_segments(self) -> list[Segment]:

@@ -40,7 +40,7 @@ import numpy as np
 
 from .detect import REFRACTORY, PeakDetector, feed_whole
 from .errors import InputError
-from .preprocess import check_signal
+from .preprocess import Cleaner, check_signal
 from .spec import FS
 
 #: The primary lead counts as noisy above this noise ratio (see the module docstring).
@@ -308,3 +308,40 @@ def detect_peaks_two_leads(
     if primary.size == 0:
         raise InputError("signal: no samples")
     return feed_whole(TwoLeadDetector, [primary, second], fs, chunk)
+
+
+class _Recording(TwoLeadDetector):
+    """A detector with rivals that keeps every (peak, rival) it reports."""
+
+    def __init__(self, start: int) -> None:
+        super().__init__(start, rivals=True)
+        self.found: list[tuple[int, int]] = []
+
+    def push(self, primary: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return self._note(super().push(primary, second))
+
+    def flush(self) -> np.ndarray:
+        return self._note(super().flush())
+
+    def _note(self, out: np.ndarray) -> np.ndarray:
+        self.found += zip(out.tolist(), self.rivals.tolist(), strict=True)
+        return out
+
+
+def detect_rivals(
+    primary: np.ndarray, second: np.ndarray, fs: float, chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """R-peaks of a two-lead ECG and each one's rival (input samples; -1: none), as the stream
+    with the artefact check reads them (see the module docstring): what the check is trained on.
+    The peaks are those of :func:`detect_peaks_two_leads`.
+    """
+    made: list[_Recording] = []
+    feed_whole(lambda start: made.append(_Recording(start)) or made[0], [primary, second], fs,
+               chunk)  # fmt: skip
+    found = np.asarray(made[0].found, dtype=np.int64).reshape(-1, 2)
+    to_input = Cleaner(fs).to_input_index
+    peaks = np.round(to_input(found[:, 0])).astype(np.int64)
+    rivals = np.round(to_input(np.maximum(found[:, 1], 0))).astype(np.int64)
+    rivals[(found[:, 1] < 0) | (rivals < 0) | (rivals >= primary.size)] = -1
+    inside = (peaks >= 0) & (peaks < primary.size)
+    return peaks[inside], rivals[inside]

@@ -25,7 +25,9 @@ _ARRAYS = ("feature", "threshold", "left", "right", "value", "depth")
 class TreeWalk:
     """Leaf values of rows through node tables (one row a tree; a leaf points to itself)."""
 
-    def __init__(self, tables: dict[str, np.ndarray], where: object) -> None:
+    def __init__(
+        self, tables: dict[str, np.ndarray], where: object, n_features: int = N_SUMMARY
+    ) -> None:
         # One flat table: node ids global over the trees, so each step indexes once.
         n_trees, width = tables["feature"].shape
         self.trees = n_trees
@@ -36,7 +38,7 @@ class TreeWalk:
         self._right = (tables["right"].astype(np.intp) + self._start[:, None]).ravel()
         self._value = tables["value"].astype(np.float64).ravel()
         self._depth = int(tables["depth"])
-        if self._feature.max(initial=0) >= N_SUMMARY + len(RHYTHM_FEATURES):
+        if self._feature.max(initial=0) >= n_features:
             raise ModelError(f"{where}: splits on features beyond the ones it can get")
 
     def leaf_values(self, x: np.ndarray) -> np.ndarray:
@@ -68,4 +70,7 @@ def load_trees(path: str | os.PathLike[str], kind: str) -> tuple[dict, TreeWalk]
             tables = {k: np.asarray(z[k]) for k in _ARRAYS}
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"{path}: not a tree model ({e})") from None
-    return manifest, TreeWalk(tables, path)
+    # Inputs: each lead's beat summary (two for a two-lead artefact check), and the rhythm
+    # features a classifier may read after them.
+    n_features = int(manifest.get("leads", 1)) * N_SUMMARY + len(RHYTHM_FEATURES)
+    return manifest, TreeWalk(tables, path, n_features)

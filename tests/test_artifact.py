@@ -105,17 +105,17 @@ def test_evaluate_artifact_check_needs_end_to_end():
 
 
 @pytest.mark.data
-def test_two_leads_with_the_check_meet_the_6db_detector_target(data_dir, monkeypatch):
-    """NSTDB 118e06 + 119e06 after minute 5, two leads and the check: detector Se >= 99 % and
-    +P >= 95 % (the Reliability issue's 6 dB target; docs/noise.md). The check's arbitration
-    between the leads' rival beats is what reaches it: without rivals, more beats are missed
-    and the target is not met."""
+def test_two_leads_with_the_check_meet_the_detector_targets(data_dir, monkeypatch):
+    """NSTDB 118e*/119e* after minute 5, two leads and the (two-lead) check: the Reliability
+    issue's detector targets, 6 dB Se >= 99 % and +P >= 95 %, 0 dB Se >= 95 % and +P >= 85 %
+    (docs/noise.md). The arbitration between the leads' rival beats is part of it: without
+    rivals more beats are missed."""
     import edge_ecg.leads
     from edge_ecg.records import read_second_lead
 
-    def scores():
+    def scores(snr):
         tp = fn = fp = 0
-        for name in ("118e06", "119e06"):
+        for name in (f"118e{snr}", f"119e{snr}"):
             path = data_dir / "nstdb" / name
             rec = read_record(path)
             second = read_second_lead(path, rec).signal
@@ -127,8 +127,22 @@ def test_two_leads_with_the_check_meet_the_6db_detector_target(data_dir, monkeyp
             tp, fn, fp = tp + ri.size, fn + len(missed), fp + len(extra)
         return tp / (tp + fn), tp / (tp + fp), fn
 
-    se, ppv, fn = scores()
+    se, ppv, fn = scores("06")
     assert se >= 0.99 and ppv >= 0.95
+    se, ppv, _ = scores("00")
+    assert se >= 0.95 and ppv >= 0.85
     monkeypatch.setattr(edge_ecg.leads, "RIVAL", 0)  # no beat has a rival
-    se0, _, fn0 = scores()
-    assert fn < 0.7 * fn0 and se0 < 0.99
+    _, _, fn0 = scores("06")
+    assert fn < 0.8 * fn0
+
+
+def test_the_two_lead_check_reads_two_leads():
+    """The bundled two-lead check says so, and a one-lead stream refuses it."""
+    from edge_ecg.classify import StreamClassifier
+    from edge_ecg.errors import InputError
+
+    two = ArtifactCheck(leads=2)
+    assert two.leads == 2 and ArtifactCheck().leads == 1
+    assert StreamClassifier(360, leads=2, artifact_check=True).artifact_check.leads == 2
+    with pytest.raises(InputError, match="trained on two leads"):
+        StreamClassifier(360, artifact_check=two)

@@ -232,48 +232,22 @@ def test_a_true_pause_is_not_a_silent_lead(data_dir):
 
 @pytest.mark.data
 def test_rivals_are_lone_beats_of_the_other_lead_and_change_no_peak(data_dir):
-    """NSTDB 118e06 from minute 4 (noise from minute 5): with ``rivals`` the detector reports
-    the same peaks, later; each rival is a beat only the other lead found, within ``RIVAL``,
-    with no reported beat between; and the rivals do not depend on the block size."""
-    from edge_ecg.detect import feed_whole
-    from edge_ecg.leads import RIVAL
+    """NSTDB 118e06 from minute 4 (noise from minute 5): with rivals the detector reports the
+    same peaks; each rival lies within ``RIVAL`` of its peak with no reported beat between, is
+    not reported itself, and does not depend on the block size."""
+    from edge_ecg.leads import RIVAL, detect_rivals
 
     path = data_dir / "nstdb" / "118e06"
     rec = read_record(path, annotator=None)
     span = slice(round(240 * rec.fs), round(420 * rec.fs))
-    leads = [rec.signal[span], read_second_lead(path, rec).signal[span]]
-
-    class Recording(TwoLeadDetector):
-        """Keeps every (peak, rival) it reports."""
-
-        def __init__(self, start, rivals):
-            super().__init__(start, rivals=rivals)
-            self.found = []
-
-        def push(self, *blocks):
-            return self._note(super().push(*blocks))
-
-        def flush(self):
-            return self._note(super().flush())
-
-        def _note(self, out):
-            self.found += zip(out.tolist(), self.rivals.tolist(), strict=True)
-            return out
-
-    def run(chunk, rivals):
-        made = []
-        feed_whole(lambda start: made.append(Recording(start, rivals)) or made[0], leads,
-                   rec.fs, chunk)  # fmt: skip
-        return made[0].found
-
-    plain = run(None, rivals=False)
-    whole = run(None, rivals=True)
-    assert [p for p, _ in whole] == [p for p, _ in plain]
-    assert all(r == -1 for _, r in plain)
-    assert whole == run(997, rivals=True)
-    peaks = np.array([p for p, _ in whole])
-    pairs = [(p, r) for p, r in whole if r >= 0]
-    assert len(pairs) >= 5  # the noisy minutes have disagreements
-    for p, r in pairs:
-        assert 0 < abs(r - p) < RIVAL and r not in peaks
+    first, second = rec.signal[span], read_second_lead(path, rec).signal[span]
+    peaks, rivals = detect_rivals(first, second, rec.fs)
+    np.testing.assert_array_equal(peaks, detect_peaks_two_leads(first, second, rec.fs))
+    again = detect_rivals(first, second, rec.fs, chunk=997)
+    np.testing.assert_array_equal(again[0], peaks)
+    np.testing.assert_array_equal(again[1], rivals)
+    has = rivals >= 0
+    assert has.sum() >= 5  # the noisy minutes have disagreements
+    for p, r in zip(peaks[has], rivals[has], strict=True):
+        assert 0 < abs(r - p) < RIVAL * rec.fs / FS + 1 and r not in peaks
         assert not np.any((peaks > min(p, r)) & (peaks < max(p, r)))

@@ -36,12 +36,15 @@ TRAIN_MINUTES = {
 }
 
 
-def raw_segments(data_dir: str | os.PathLike[str] | None) -> tuple[list[np.ndarray], float]:
-    """The training noise as recorded (channel noise1), one array per segment, and its rate."""
+def raw_segments(
+    data_dir: str | os.PathLike[str] | None, channel: str = "noise1"
+) -> tuple[list[np.ndarray], float]:
+    """The training noise as recorded (``channel``: noise1, or noise2 for a second lead), one
+    array per segment, and its rate."""
     folder = database_dir(data_dir, "nstdb")
     out, fs = [], 0.0
     for name, spans in TRAIN_MINUTES.items():
-        rec = read_record(folder / name, lead="noise1", annotator=None)
+        rec = read_record(folder / name, lead=channel, annotator=None)
         fs = rec.fs
         for start, stop in spans:
             out.append(rec.signal[round(start * 60 * rec.fs) : round(stop * 60 * rec.fs)])

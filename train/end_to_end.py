@@ -54,7 +54,7 @@ def evaluate_end_to_end(
     what ``classify --artifact-check`` drops."""
     from edge_ecg.artifact import ArtifactCheck
 
-    check = ArtifactCheck() if artifact_check else False
+    check = ArtifactCheck(leads=2 if two_leads else 1) if artifact_check else False
     names = split_records(split)
     labels, preds, records = [], [], []
     missed_by_class = np.zeros(len(CLASSES), dtype=np.int64)

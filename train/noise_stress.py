@@ -117,7 +117,7 @@ def run(
     record's second lead (``edge_ecg.leads``), which in the mixes gets the noise records'
     second channel, scaled on that lead's own QRS amplitude, as nst does."""
     classifier = Classifier(model)
-    check = ArtifactCheck() if artifact_check else None
+    check = ArtifactCheck(leads=2 if two_leads else 1) if artifact_check else None
     snrs = [float(s) for s in snrs]
     mitdb, nstdb = database_dir(data_dir, "mitdb"), database_dir(data_dir, "nstdb")
     out: dict = {"snrs": snrs, "records": list(records), "two_leads": two_leads}

@@ -10,7 +10,6 @@ ratio holds on a busy machine. One process, one thread.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -21,6 +20,8 @@ from edge_ecg.classify import classify_record
 from edge_ecg.datadir import database_dir
 from edge_ecg.options import data_dir_option
 from edge_ecg.records import read_record
+
+from .side_by_side import interleaved, summary_lines
 
 TREES = Path(__file__).resolve().parent.parent / "models" / "gbt-calibrated" / "trees.npz"
 
@@ -41,20 +42,9 @@ def main(data_dir, record: str, repeats: int, trees: str) -> None:
             rec.signal, rec.fs, trees, chunk=chunk, calibration=cal
         ),
     }
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    beats = {}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            beats[name] = len(run())
-            times[name].append(time.perf_counter() - t0)
-    minutes = rec.signal.size / rec.fs / 60
-    for name, t in times.items():
-        med = float(np.median(t))
-        click.echo(
-            f"{name}: {beats[name]} beats of {minutes:.0f} min in {med:.3f} s median "
-            f"(min {min(t):.3f}, max {max(t):.3f}; real-time factor {minutes * 60 / med:,.0f})"
-        )
+    times, beats = interleaved(runs, repeats)
+    for line in summary_lines(times, beats, rec.signal.size / rec.fs / 60):
+        click.echo(line)
     a, b = (float(np.median(t)) for t in times.values())
     click.echo(f"ratio calibrated trees / shipped int8: {b / a:.2f}")
 

@@ -11,15 +11,14 @@ on a busy machine. One process, one thread.
 
 from __future__ import annotations
 
-import time
-
 import click
-import numpy as np
 
 from edge_ecg.classify import classify_record
 from edge_ecg.datadir import database_dir
 from edge_ecg.options import data_dir_option
 from edge_ecg.records import read_record, read_second_lead
+
+from .side_by_side import interleaved, summary_lines
 
 
 @click.command()
@@ -42,22 +41,9 @@ def main(data_dir, record: str, repeats: int) -> None:
             rec.signal, rec.fs, chunk=chunk, second=second, artifact_check=True
         ),
     }
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    beats = {}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            beats[name] = len(run())
-            times[name].append(time.perf_counter() - t0)
-    minutes = rec.signal.size / rec.fs / 60
-    base = float(np.median(times["one lead"]))
-    for name, t in times.items():
-        med = float(np.median(t))
-        click.echo(
-            f"{name}: {beats[name]} beats of {minutes:.0f} min in {med:.3f} s median "
-            f"(min {min(t):.3f}, max {max(t):.3f}; real-time factor {minutes * 60 / med:,.0f}; "
-            f"{med / base:.2f}x one lead)"
-        )
+    times, beats = interleaved(runs, repeats)
+    for line in summary_lines(times, beats, rec.signal.size / rec.fs / 60, base="one lead"):
+        click.echo(line)
 
 
 if __name__ == "__main__":

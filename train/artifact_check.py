@@ -24,6 +24,8 @@ setting for NSTDB, to be read as such.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -179,48 +181,69 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.group(help=__doc__.split("\n\n")[0])
-def main() -> None:
-    pass
+def check_commands(
+    doc: str,
+    study,
+    markdown,
+    training_set,
+    out: Path,
+    leads: int,
+    inputs: str,
+    unit: str,
+    module: str,
+) -> click.Group:
+    """The ``study`` and ``fit`` commands of an artefact check's training ``module``."""
 
+    @click.group(help=doc.split("\n\n")[0])
+    def group() -> None:
+        pass
 
-@main.command("study")
-@data_dir_option
-@json_option("the figures")
-@md_option
-def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
-    """The tree's figures on NSTDB and the clean records (see the module docstring)."""
-    emit_study(study(data_dir), markdown, json_path, md_path)
+    @group.command("study")
+    @data_dir_option
+    @json_option("the figures")
+    @md_option
+    def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
+        """The check's figures on NSTDB and the clean records (see the module docstring)."""
+        emit_study(study(data_dir), markdown, json_path, md_path)
 
-
-@main.command("fit")
-@data_dir_option
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=str(DEFAULT_CHECK),
-    show_default=True,
-    help="Where the .npz (and its manifest beside it) go.",
-)
-def fit_command(data_dir, out: str) -> None:
-    """Train the runtime's artefact check and write it with its manifest."""
-    from .beatset import source_checksums
-    from .noise_bank import noise_checksums
-    from .tree_export import tree_tables, write_trees
-
-    x, y = training_set(data_dir)
-    records = tuple(r for r in DS1 if r not in HOLDOUT)
-    write_trees(
-        tree_tables(fit_trees(x, y)),
-        out,
-        kind=KIND,
-        inputs="edge_ecg.beat_summary (43 numbers a beat)",
-        threshold=THRESHOLD,
-        training={"candidates": int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
-        training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},
-        command="python -m train.artifact_check fit",
+    @group.command("fit")
+    @data_dir_option
+    @click.option(
+        "--out",
+        "path",
+        type=click.Path(dir_okay=False),
+        default=str(out),
+        show_default=True,
+        help="Where the .npz (and its manifest beside it) go.",
     )
-    click.echo(f"{out}: {int(y.size)} candidates ({int(y.sum())} artefacts)")
+    def fit_command(data_dir, path: str) -> None:
+        """Train the runtime's artefact check and write it with its manifest."""
+        from .beatset import source_checksums
+        from .noise_bank import noise_checksums
+        from .tree_export import tree_tables, write_trees
+
+        x, y = training_set(data_dir)
+        records = tuple(r for r in DS1 if r not in HOLDOUT)
+        write_trees(
+            tree_tables(fit_trees(x, y)),
+            path,
+            kind=KIND,
+            **({"leads": leads} if leads > 1 else {}),
+            inputs=inputs,
+            threshold=THRESHOLD,
+            training={unit: int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
+            training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},
+            command=f"python -m {module} fit",
+        )
+        click.echo(f"{path}: {int(y.size)} {unit} ({int(y.sum())} artefacts)")
+
+    return group
+
+
+main = check_commands(
+    __doc__, study, markdown, training_set, DEFAULT_CHECK, 1,
+    "edge_ecg.beat_summary (43 numbers a beat)", "candidates", "train.artifact_check",
+)  # fmt: skip
 
 
 if __name__ == "__main__":

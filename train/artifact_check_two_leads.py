@@ -25,24 +25,21 @@ two-lead detector reports, and every rival in its beat's place (``edge_ecg.leads
 
 from __future__ import annotations
 
-import click
 import numpy as np
 
-from edge_ecg.artifact import DEFAULT_CHECK_TWO_LEADS, KIND, THRESHOLD, ArtifactCheck
+from edge_ecg.artifact import DEFAULT_CHECK_TWO_LEADS, THRESHOLD, ArtifactCheck
 from edge_ecg.beat_summary import beat_summary
 from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.datadir import database_dir
 from edge_ecg.leads import detect_rivals
-from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.records import read_record, read_second_lead
 from edge_ecg.scoring import WINDOW, match_beats
 from edge_ecg.splits import DS1, DS2
 
-from .artifact_check import SEED, SNRS, fit_trees
+from .artifact_check import SEED, SNRS, check_commands, fit_trees
 from .config import HOLDOUT
 from .noise_bank import raw_segments
 from .noise_stress import SKIP_SECONDS, mix
-from .study_output import emit_study, md_option
 
 
 def _summaries(signal: np.ndarray, fs: float, peaks: np.ndarray) -> dict[int, tuple]:
@@ -164,49 +161,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.group(help=__doc__.split("\n\n")[0])
-def main() -> None:
-    pass
-
-
-@main.command("study")
-@data_dir_option
-@json_option("the figures")
-@md_option
-def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
-    """Both checks in the emulated two-lead stage (see the module docstring)."""
-    emit_study(study(data_dir), markdown, json_path, md_path)
-
-
-@main.command("fit")
-@data_dir_option
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    default=str(DEFAULT_CHECK_TWO_LEADS),
-    show_default=True,
-    help="Where the .npz (and its manifest beside it) go.",
-)
-def fit_command(data_dir, out: str) -> None:
-    """Train the runtime's two-lead artefact check and write it with its manifest."""
-    from .beatset import source_checksums
-    from .noise_bank import noise_checksums
-    from .tree_export import tree_tables, write_trees
-
-    x, y = training_set(data_dir)
-    records = tuple(r for r in DS1 if r not in HOLDOUT)
-    write_trees(
-        tree_tables(fit_trees(x, y)),
-        out,
-        kind=KIND,
-        leads=2,
-        inputs="edge_ecg.beat_summary of the first lead, then of the second (86 numbers a beat)",
-        threshold=THRESHOLD,
-        training={"options": int(y.size), "artefacts": int(y.sum()), "snr_db": list(SNRS)},
-        training_data={**source_checksums(data_dir, records), **noise_checksums(data_dir)},
-        command="python -m train.artifact_check_two_leads fit",
-    )
-    click.echo(f"{out}: {int(y.size)} options ({int(y.sum())} artefacts)")
+main = check_commands(
+    __doc__, study, markdown, training_set, DEFAULT_CHECK_TWO_LEADS, 2,
+    "edge_ecg.beat_summary of the first lead, then of the second (86 numbers a beat)", "options",
+    "train.artifact_check_two_leads",
+)  # fmt: skip
 
 
 if __name__ == "__main__":

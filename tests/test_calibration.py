@@ -240,3 +240,22 @@ def test_the_published_calibrated_trees_reproduce_their_documented_figures(data_
     moved = np.abs(np.array(result["confusion"]) - documented["confusion"]).sum()
     assert moved <= 20, moved  # of 41,487 beats
     assert result["accuracy"] == pytest.approx(documented["accuracy"], abs=5e-4)
+
+
+def test_a_later_calibration_stretch_fits_on_its_own_beats(data_dir):
+    """``calibrate_beats(start=...)`` (the calibration-age study) fits each record on the normal
+    beats of that stretch only: record 232's calibration on minutes 10-15 equals one fitted by
+    hand on those beats, and differs from the protocol's on minutes 0-5."""
+    from edge_ecg.calibration import calibrate
+    from train.beatset import load_beats
+    from train.patient_adaptive import calibrate_beats
+
+    beats = load_beats(data_dir, "DS2").select(["232"])
+    minute = beats.samples / 360 / 60
+    late = (minute >= 10) & (minute < 15)
+    cal = fit_calibration(beats.windows[late], beats.rr[late], beats.labels[late] == 0)
+    windows, rr = calibrate(beats.windows, beats.rr, cal)
+    fresh = calibrate_beats(beats, 15 * 60, start=10 * 60)
+    np.testing.assert_allclose(fresh.windows, windows, atol=1e-6)
+    np.testing.assert_allclose(fresh.rr, rr, atol=1e-6)
+    assert not np.allclose(calibrate_beats(beats).rr, fresh.rr)

@@ -32,10 +32,13 @@ def calibration_stretch(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) ->
     return beats.samples < round(seconds * MITDB_FS)
 
 
-def calibrate_beats(beats: BeatSet, seconds: float = CALIBRATION_SECONDS) -> BeatSet:
-    """Every record's beats calibrated on the normal beats of its first ``seconds``."""
+def calibrate_beats(
+    beats: BeatSet, seconds: float = CALIBRATION_SECONDS, start: float = 0.0
+) -> BeatSet:
+    """Every record's beats calibrated on the normal beats of its first ``seconds`` (or, for a
+    study, of seconds ``start`` to ``seconds``)."""
     windows, rr = beats.windows.copy(), beats.rr.copy()
-    early = calibration_stretch(beats, seconds)
+    early = calibration_stretch(beats, seconds) & (beats.samples >= round(start * MITDB_FS))
     for record in np.unique(beats.records):
         idx = np.flatnonzero(beats.records == record)
         first = idx[early[idx]]

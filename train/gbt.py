@@ -56,13 +56,17 @@ def fit_gbt(
     y_hold: np.ndarray,
     seed: int,
     weight_power: float,
+    beat_weights: np.ndarray | None = None,
 ):
-    """LightGBM on weighted training beats; the number of rounds is the one with the best
-    macro-F1 on the held-out patients. Returns (booster, rounds, hold-out macro-F1)."""
+    """LightGBM on weighted training beats (class weights, times ``beat_weights`` if given);
+    the number of rounds is the one with the best macro-F1 on the held-out patients. Returns
+    (booster, rounds, hold-out macro-F1)."""
     import lightgbm as lgb
 
     weights = class_weights(y_train, weight_power)
-    w = np.array([weights.get(i, 0.0) for i in range(len(CLASSES))])
+    w = np.array([weights.get(i, 0.0) for i in range(len(CLASSES))])[y_train]
+    if beat_weights is not None:
+        w = w * beat_weights
     params = {
         "objective": "multiclass",
         "num_class": len(CLASSES),
@@ -76,7 +80,7 @@ def fit_gbt(
         "num_threads": 2,
         "verbose": -1,
     }
-    booster = lgb.train(params, lgb.Dataset(x_train, y_train, weight=w[y_train]), ROUNDS)
+    booster = lgb.train(params, lgb.Dataset(x_train, y_train, weight=w), ROUNDS)
     scores = []
     for rounds in range(25, ROUNDS + 1, 25):
         pred = booster.predict(x_hold, num_iteration=rounds).argmax(1)

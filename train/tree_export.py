@@ -62,6 +62,12 @@ def _flatten(root: dict) -> tuple[list[dict], int]:
     return nodes, depth
 
 
+def inputs_text(rhythm: bool) -> str:
+    """What a beat classifier's trees read, for its manifest."""
+    rows = "edge_ecg.beat_summary (43 numbers a beat)"
+    return rows + (", then edge_ecg.rhythm.RHYTHM_FEATURES (4)" if rhythm else "")
+
+
 def write_trees(tables: dict[str, np.ndarray], out: str | Path, **manifest) -> Path:
     """The tables as an ``.npz`` (atomically) and its manifest beside it."""
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
@@ -88,8 +94,7 @@ def main(run_dir: str, out: str) -> None:
         tree_tables(booster),
         out,
         kind=KIND,
-        inputs="edge_ecg.beat_summary (43 numbers a beat)"
-        + (", then edge_ecg.rhythm.RHYTHM_FEATURES (4)" if config.get("rhythm_features") else ""),
+        inputs=inputs_text(bool(config.get("rhythm_features"))),
         calibrated=bool(config.get("calibrated")),
         rhythm=bool(config.get("rhythm_features")),
         rounds=int(history["rounds"]),

@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from edge_ecg.metrics import evaluate_predictions
+from edge_ecg.metrics import evaluate_predictions, headline_figures
 from edge_ecg.models import load_model
 from edge_ecg.options import data_dir_option, json_option
 
@@ -40,17 +40,7 @@ BINS = ((5, 10), (10, 15), (15, 20), (20, 25), (25, 30.1))
 
 
 def _figures(labels: np.ndarray, predicted: np.ndarray) -> dict:
-    m = evaluate_predictions(labels, predicted)
-    c = m["classes"]
-    return {
-        "beats": int(labels.size),
-        "accuracy": m["accuracy"],
-        "macro_f1": m["macro_f1"],
-        "S_se": c["S"]["se"],
-        "S_ppv": c["S"]["ppv"],
-        "V_se": c["V"]["se"],
-        "V_ppv": c["V"]["ppv"],
-    }
+    return {"beats": int(labels.size), **headline_figures(evaluate_predictions(labels, predicted))}
 
 
 def study(data_dir, tree: str | Path = TREE) -> dict:

@@ -12,6 +12,9 @@ every tree. Nothing after minute 5 of a test record is seen before it is scored.
 
     python -m train.patient_specific study --data-dir ../shared/data \\
         --json docs/results/patient-specific.json --md docs/results/patient-specific.md
+    python -m train.patient_specific network --data-dir ../shared/data \\
+        --json docs/results/patient-specific-network.json \\
+        --md docs/results/patient-specific-network.md
 
 For a patient (a WFDB record whose first 5 minutes a clinician has labelled), ``fit`` trains
 the patient's tree and writes it with the patient's calibration, ready for the device:
@@ -28,7 +31,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from edge_ecg.metrics import evaluate_predictions, headline_figures
+from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option
 
 from .beatset import load_beats
@@ -36,6 +39,7 @@ from .config import HOLDOUT
 from .gbt import fit_gbt, seed_summary, summary_markdown, tree_inputs
 from .patient_adaptive import CALIBRATION_SECONDS, calibrate_beats, calibration_stretch
 from .study_output import emit_study, md_option
+from .trainer import class_weights
 
 #: How much a test record's own labelled beat weighs against a training beat.
 WEIGHT = 20.0
@@ -156,6 +160,81 @@ def fit_patient(
     return {"labelled_beats": len(own), "rounds": int(rounds), "holdout_macro_f1": holdout_f1}
 
 
+#: Fine-tuning a calibrated network per patient (set before scoring): its labelled beats
+#: (``WEIGHT`` each) and a replay of this many DS1 training beats, so it keeps what it knew.
+REPLAY, EPOCHS, FINE_TUNE_RATE = 4000, 5, 3e-4
+NETWORK = Path(__file__).resolve().parent.parent / "models" / "fusion-calibrated" / "model.keras"
+
+
+def network_study(data_dir, model: str | Path = NETWORK, seed: int = 0, progress=None) -> dict:
+    """The calibrated network (Keras, float) fine-tuned per DS2 record on its labelled first
+    5 minutes, against the same network untuned, on the beats after minute 5."""
+    import keras
+
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
+    ds2 = calibrate_beats(load_beats(data_dir, "DS2"))
+    train = ~np.isin(ds1.records, list(HOLDOUT))
+    windows, rr, labels = ds1.windows[train], ds1.rr[train], ds1.labels[train]
+    weights = class_weights(labels, WEIGHT_POWER)
+    own = calibration_stretch(ds2)
+    net = keras.saving.load_model(model, safe_mode=True)
+    start = net.get_weights()
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    tuned, untuned = np.full(len(ds2), -1), np.full(len(ds2), -1)
+    records = list(np.unique(ds2.records))
+    for record in progress(records, "records") if progress else records:
+        mine, later = (ds2.records == record) & own, (ds2.records == record) & ~own
+        net.set_weights(start)
+        x_later = [ds2.windows[later], ds2.rr[later]]
+        untuned[later] = net.predict(x_later, batch_size=1024, verbose=0).argmax(1)
+        replay = rng.choice(labels.size, REPLAY, replace=False)
+        y = np.concatenate([labels[replay], ds2.labels[mine]])
+        beat_weight = np.concatenate([np.ones(REPLAY), np.full(int(mine.sum()), WEIGHT)])
+        net.compile(optimizer=keras.optimizers.Adam(FINE_TUNE_RATE),
+                    loss="sparse_categorical_crossentropy")  # fmt: skip
+        x = [np.concatenate([windows[replay], ds2.windows[mine]]),
+             np.concatenate([rr[replay], ds2.rr[mine]])]  # fmt: skip
+        net.fit(
+            x,
+            y,
+            sample_weight=np.array([weights.get(c, 1.0) for c in y]) * beat_weight,
+            batch_size=128,
+            epochs=EPOCHS,
+            shuffle=True,
+            verbose=0,
+        )
+        tuned[later] = net.predict(x_later, batch_size=1024, verbose=0).argmax(1)
+    scored = ~own
+    return {
+        "model": str(Path(model).name),
+        "seed": seed,
+        "fine_tune": {
+            "weight": WEIGHT,
+            "replay": REPLAY,
+            "epochs": EPOCHS,
+            "learning_rate": FINE_TUNE_RATE,
+        },
+        "untuned": headline_figures(evaluate_predictions(ds2.labels[scored], untuned[scored])),
+        "tuned": headline_figures(evaluate_predictions(ds2.labels[scored], tuned[scored])),
+    }
+
+
+def network_markdown(result: dict) -> str:
+    lines = [
+        "| calibrated network | accuracy % | macro-F1 % | S Se / +P % | V Se / +P % | F Se % |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in ("untuned", "tuned"):
+        f = result[name]
+        lines.append(
+            f"| {name} | {percent(f['accuracy'], 2)} | {percent(f['macro_f1'])} | "
+            f"{percent(f['S_se'])} / {percent(f['S_ppv'])} | {percent(f['V_se'])} / "
+            f"{percent(f['V_ppv'])} | {percent(f['F_se'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict) -> str:
     seeds = [r["seed"] for r in result["summary"]["runs"]]
     return summary_markdown(
@@ -178,6 +257,16 @@ def main() -> None:
 def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
     """One tree per DS2 record, three seeds (see the module docstring)."""
     emit_study(study(data_dir), markdown, json_path, md_path)
+
+
+@main.command("network")
+@data_dir_option
+@click.option("--model", type=click.Path(dir_okay=False), default=str(NETWORK), show_default=True)
+@json_option("the figures")
+@md_option
+def network_command(data_dir, model: str, json_path: str | None, md_path: str | None) -> None:
+    """The calibrated network fine-tuned per DS2 record (see ``network_study``)."""
+    emit_study(network_study(data_dir, model), network_markdown, json_path, md_path)
 
 
 @main.command("fit")

@@ -23,7 +23,8 @@ Decisions wait until both detectors have passed a beat by ``REFRACTORY``, and us
 both had decided by then, so the peaks are the same whatever the block sizes.
 
 Where the leads disagree, a beat only one lead found is often noise standing in for a beat
-only the other lead found, 150-400 ms away (NSTDB 118e06/119e06: 31 of the 37 beats missed).
+only the other lead found, 150-400 ms away (NSTDB 118e06/119e06: 36 of the 37 beats the merge
+missed had been found by the second lead alone; docs/noise.md).
 The rules above cannot tell which is which, but the artefact check (:mod:`.artifact`) can. With
 ``rivals=True`` each reported beat that only one lead found carries its *rival*: the other
 lead's unreported lone beat within ``RIVAL`` of it, with no reported beat between the two. The
@@ -298,6 +299,11 @@ def detect_peaks_two_leads(
     fs : sampling rate in Hz (>= 100).
     chunk : block size in input samples, or None for one block.
     """
+    return feed_whole(TwoLeadDetector, _checked(primary, second), fs, chunk)
+
+
+def _checked(primary: np.ndarray, second: np.ndarray) -> list[np.ndarray]:
+    """Both leads, checked: finite, one-dimensional, equally long, not empty."""
     primary = check_signal(primary, "primary lead")
     second = check_signal(second, "second lead")
     if primary.size != second.size:
@@ -307,7 +313,7 @@ def detect_peaks_two_leads(
         )
     if primary.size == 0:
         raise InputError("signal: no samples")
-    return feed_whole(TwoLeadDetector, [primary, second], fs, chunk)
+    return [primary, second]
 
 
 class _Recording(TwoLeadDetector):
@@ -335,13 +341,14 @@ def detect_rivals(
     with the artefact check reads them (see the module docstring): what the check is trained on.
     The peaks are those of :func:`detect_peaks_two_leads`.
     """
+    leads = _checked(primary, second)
     made: list[_Recording] = []
-    feed_whole(lambda start: made.append(_Recording(start)) or made[0], [primary, second], fs,
-               chunk)  # fmt: skip
+    feed_whole(lambda start: made.append(_Recording(start)) or made[0], leads, fs, chunk)
     found = np.asarray(made[0].found, dtype=np.int64).reshape(-1, 2)
     to_input = Cleaner(fs).to_input_index
     peaks = np.round(to_input(found[:, 0])).astype(np.int64)
     rivals = np.round(to_input(np.maximum(found[:, 1], 0))).astype(np.int64)
-    rivals[(found[:, 1] < 0) | (rivals < 0) | (rivals >= primary.size)] = -1
-    inside = (peaks >= 0) & (peaks < primary.size)
+    n = leads[0].size
+    rivals[(found[:, 1] < 0) | (rivals < 0) | (rivals >= n)] = -1
+    inside = (peaks >= 0) & (peaks < n)
     return peaks[inside], rivals[inside]

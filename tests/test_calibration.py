@@ -259,3 +259,28 @@ def test_a_later_calibration_stretch_fits_on_its_own_beats(data_dir):
     np.testing.assert_allclose(fresh.windows, windows, atol=1e-6)
     np.testing.assert_allclose(fresh.rr, rr, atol=1e-6)
     assert not np.allclose(calibrate_beats(beats).rr, fresh.rr)
+
+
+def test_the_rhythm_rule_is_scored_for_a_calibrated_model(data_dir, tmp_path):
+    """`evaluate --rhythm-rule` on the published calibrated rhythm tree: irregularity over
+    whole records (a scored beat's history reaches into the calibration stretch), fewer normal
+    beats called S than without the rule, the same beats scored."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from edge_ecg.cli import cli
+
+    tree = str(Path(__file__).resolve().parent.parent / "models/gbt-calibrated/trees-rhythm.npz")
+    out = {}
+    for name, extra in (("plain", []), ("rule", ["--rhythm-rule"])):
+        path = tmp_path / f"{name}.json"
+        r = CliRunner().invoke(cli, ["evaluate", "--model", tree, *extra, "--json", str(path)])
+        assert r.exit_code == 0, r.output
+        out[name] = json.loads(path.read_text())
+    plain, rule = out["plain"], out["rule"]
+    assert rule["rhythm_rule"] is True and rule["protocol"] == plain["protocol"]
+    assert rule["beats"] == plain["beats"]
+    assert rule["confusion"][0][1] < 0.8 * plain["confusion"][0][1]
+    assert rule["classes"]["S"]["ppv"] > plain["classes"]["S"]["ppv"]

@@ -95,8 +95,6 @@ def evaluate(
         raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads, calibrated=None)
-    if model.calibrated and rhythm_rule:
-        raise InputError(f"{model.path}: --rhythm-rule is not scored for a calibrated model yet")
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 
@@ -112,15 +110,17 @@ def evaluate(
     else:
         from .patient_adaptive import beats_for
 
-        beats, rhythm = beats_for(model, data_dir, split.upper(), progress)
-        args = (beats.windows, beats.rr) + ((rhythm,) if rhythm is not None else ())
+        beats, rhythm = beats_for(model, data_dir, split.upper(), progress, rhythm=rhythm_rule)
+        reads_rhythm = getattr(model, "rhythm", False)
+        args = (beats.windows, beats.rr) + ((rhythm,) if reads_rhythm else ())
         pred = model.predict(*args).argmax(1)
         if rhythm_rule:
+            from edge_ecg.rhythm import HISTORY, RHYTHM_FEATURES
             from edge_ecg.rhythm import rhythm_rule as apply_rule
 
-            from .rhythm import rule_irregularity
-
-            pred = apply_rule(pred, rule_irregularity(beats))
+            # over whole records: a scored beat's history reaches into the calibration stretch
+            irregular = rhythm[:, RHYTHM_FEATURES.index(f"irregularity_{HISTORY}")]
+            pred = apply_rule(pred, irregular)
         result = evaluate_predictions(beats.labels, pred, beats.records)
     if model.calibrated:
         from .patient_adaptive import PROTOCOL

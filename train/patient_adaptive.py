@@ -68,19 +68,22 @@ def evaluation_beats(data_dir, config) -> tuple[BeatSet, np.ndarray]:
     return ds2, ~calibration_stretch(ds2)
 
 
-def beats_for(model, data_dir, split: str, progress=None) -> tuple[BeatSet, np.ndarray | None]:
+def beats_for(
+    model, data_dir, split: str, progress=None, rhythm: bool = False
+) -> tuple[BeatSet, np.ndarray | None]:
     """The beats of a split as ``model`` must see them: as cut, or for a model trained on
     calibrated inputs (``model.calibrated``) calibrated per record and scored after the
-    calibration stretch (the patient-adaptive protocol); and their rhythm features for a
-    model that reads them (``model.rhythm``), else None."""
+    calibration stretch (the patient-adaptive protocol); and their rhythm features, computed on
+    whole records before any beat is left out, for a model that reads them (``model.rhythm``)
+    or when asked (``rhythm``: the rhythm rule reads one of them), else None."""
     beats = load_beats(data_dir, split, progress=progress)
     keep = np.ones(len(beats), dtype=bool)
     if getattr(model, "calibrated", False):
         beats = calibrate_beats(beats)
         keep = ~calibration_stretch(beats)
-    rhythm = None
-    if getattr(model, "rhythm", False):
+    features = None
+    if rhythm or getattr(model, "rhythm", False):
         from .rhythm import rhythm_features
 
-        rhythm = rhythm_features(beats)[keep]
-    return beats.where(keep), rhythm
+        features = rhythm_features(beats)[keep]
+    return beats.where(keep), features

@@ -141,6 +141,24 @@ def read_calibration(path: str | os.PathLike[str]) -> Calibration:
     return Calibration.from_dict(body, str(path))
 
 
+def stretch_beats(
+    signal: np.ndarray, fs: float, peaks: np.ndarray, seconds: float = CALIBRATION_SECONDS
+) -> tuple[list, np.ndarray]:
+    """The confirmed beats (R-peak input samples) of a recording's first ``seconds``,
+    featurized as the stream does, and the index in ``peaks`` of each."""
+    from .beats import extract_beats
+
+    peaks = np.asarray(peaks, dtype=np.int64)
+    first = np.flatnonzero(peaks < seconds * fs)
+    if not first.size:
+        raise InputError(f"calibration: no confirmed beat in the first {seconds:g} s")
+    end = min(signal.size, int(seconds * fs) + int(4 * fs))  # room for the last post-RR
+    beats, _ = extract_beats(signal[:end], fs, peaks[first])
+    if not beats:
+        raise InputError("calibration: no beat of the calibration stretch has a full window")
+    return beats, first[[b.seq for b in beats]]
+
+
 def calibration_of_record(
     signal: np.ndarray,
     fs: float,
@@ -150,18 +168,12 @@ def calibration_of_record(
 ) -> Calibration:
     """The calibration of a recording from its confirmed beats (R-peak input samples, and
     which are normal) in its first ``seconds``, featurized as the stream does."""
-    from .beats import extract_beats, stack_beats
+    from .beats import stack_beats
 
     peaks = np.asarray(peaks, dtype=np.int64)
     normal = np.asarray(normal, dtype=bool)
     if peaks.shape != normal.shape:
         raise InputError(f"calibration: {peaks.size} beats but {normal.size} normal flags")
-    first = peaks < seconds * fs
-    if not first.any():
-        raise InputError(f"calibration: no confirmed beat in the first {seconds:g} s")
-    end = min(signal.size, int(seconds * fs) + int(4 * fs))  # room for the last post-RR
-    beats, _ = extract_beats(signal[:end], fs, peaks[first])
-    if not beats:
-        raise InputError("calibration: no beat of the calibration stretch has a full window")
+    beats, index = stretch_beats(signal, fs, peaks, seconds)
     windows, rr = stack_beats(beats)
-    return fit_calibration(windows, rr, normal[first][[b.seq for b in beats]])
+    return fit_calibration(windows, rr, normal[index])

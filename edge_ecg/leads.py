@@ -42,6 +42,7 @@ import numpy as np
 from .detect import REFRACTORY, PeakDetector, feed_whole
 from .errors import InputError
 from .preprocess import Cleaner, check_signal
+from .scoring import near
 from .spec import FS
 
 #: The primary lead counts as noisy above this noise ratio (see the module docstring).
@@ -137,8 +138,8 @@ class TwoLeadDetector:
         silent = self._primary_silent(new_b, a)
         silent[silent] = self._flat(new_b[silent])
         switch_b = self._switched(new_b) | silent
-        keep_a = new_a[_near(new_a, b, PAIR) | ~switch_a]
-        keep_b = new_b[~_near(new_b, a, PAIR) & switch_b]
+        keep_a = new_a[near(new_a, b, PAIR) | ~switch_a]
+        keep_b = new_b[~near(new_b, a, PAIR) & switch_b]
         # In time order, never two beats within the refractory period (the earlier one stays).
         out = []
         for t in np.sort(np.concatenate([keep_a, keep_b])).tolist():
@@ -176,8 +177,8 @@ class TwoLeadDetector:
         """Queue the decided beats with the lead that alone found them (-1: both), and the lone
         beats not reported, which may be rivals."""
         reported = set(out)
-        lone_a = new_a[~_near(new_a, b, PAIR)].tolist()
-        lone_b = new_b[~_near(new_b, a, PAIR)].tolist()
+        lone_a = new_a[~near(new_a, b, PAIR)].tolist()
+        lone_b = new_b[~near(new_b, a, PAIR)].tolist()
         lead = dict.fromkeys(lone_a, 0) | dict.fromkeys(lone_b, 1)
         self._held.extend((t, lead.get(t, -1)) for t in out)
         dropped = [(t, 0) for t in lone_a if t not in reported]
@@ -265,16 +266,6 @@ class TwoLeadDetector:
         """Where the primary lead is noisy and the second lead cleaner."""
         ratio_a, ratio_b = (_ratio_at(d.levels, times) for d in self.leads)
         return (ratio_a > SWITCH_RATIO) & (ratio_b < ratio_a)
-
-
-def _near(times: np.ndarray, other: np.ndarray, within: int) -> np.ndarray:
-    """True where a peak of ``other`` lies within ``within`` samples of ``times``."""
-    if other.size == 0 or times.size == 0:
-        return np.zeros(times.size, dtype=bool)
-    j = np.searchsorted(other, times)
-    before = other[np.clip(j - 1, 0, other.size - 1)]
-    after = other[np.clip(j, 0, other.size - 1)]
-    return (np.abs(before - times) <= within) | (np.abs(after - times) <= within)
 
 
 def _ratio_at(levels: deque[tuple[int, float]], times: np.ndarray) -> np.ndarray:

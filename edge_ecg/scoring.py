@@ -69,6 +69,16 @@ def match_beats(
     )
 
 
+def near(times: np.ndarray, other: np.ndarray, within: float) -> np.ndarray:
+    """True where a value of ``other`` (sorted) lies within ``within`` samples of ``times``."""
+    if other.size == 0 or times.size == 0:
+        return np.zeros(times.size, dtype=bool)
+    j = np.searchsorted(other, times)
+    before = other[np.clip(j - 1, 0, other.size - 1)]
+    after = other[np.clip(j, 0, other.size - 1)]
+    return (np.abs(before - times) <= within) | (np.abs(after - times) <= within)
+
+
 def excluded(samples: np.ndarray, intervals: Sequence[tuple[int, int]] | np.ndarray) -> np.ndarray:
     """Mask of the samples inside any ``[start, end]`` interval (e.g. ventricular flutter)."""
     samples = np.asarray(samples)

@@ -33,7 +33,7 @@ from edge_ecg.beats import extract_beats, stack_beats
 from edge_ecg.datadir import database_dir
 from edge_ecg.leads import detect_rivals
 from edge_ecg.records import read_record, read_second_lead
-from edge_ecg.scoring import WINDOW, match_beats
+from edge_ecg.scoring import WINDOW, match_beats, near
 from edge_ecg.splits import DS1, DS2
 
 from .artifact_check import SEED, SNRS, check_commands, fit_trees
@@ -69,12 +69,7 @@ def options(first: np.ndarray, second: np.ndarray, fs: float) -> list[list[tuple
 def _artefact(samples: list[int], reference: np.ndarray, fs: float) -> np.ndarray:
     """1 where no reference beat lies within 150 ms (a peak and its rival may both be near
     one beat: each is judged alone, not matched one-to-one)."""
-    t = np.asarray(samples, dtype=np.int64)
-    j = np.searchsorted(reference, t)
-    before = reference[np.clip(j - 1, 0, reference.size - 1)]
-    after = reference[np.clip(j, 0, reference.size - 1)]
-    near = np.minimum(np.abs(t - before), np.abs(t - after)) <= WINDOW * fs
-    return (~near).astype(np.int64)
+    return (~near(np.asarray(samples, dtype=np.int64), reference, WINDOW * fs)).astype(np.int64)
 
 
 def training_set(data_dir) -> tuple[np.ndarray, np.ndarray]:

@@ -102,8 +102,8 @@ def fit_patient(
     OUT/calibration.json; returns what was written."""
     from edge_ecg.aami import CLASS_INDEX
     from edge_ecg.atomic import write_json
-    from edge_ecg.beats import extract_beats, stack_beats
-    from edge_ecg.calibration import calibrate, calibration_of_record
+    from edge_ecg.beats import stack_beats
+    from edge_ecg.calibration import calibrate, fit_calibration, stretch_beats
     from edge_ecg.datadir import sha256_file
     from edge_ecg.records import read_record
     from edge_ecg.tree_model import KIND
@@ -112,16 +112,13 @@ def fit_patient(
     from .tree_export import inputs_text, tree_tables, write_trees
 
     rec = read_record(record, annotator=annotator)
-    fs, seconds = rec.fs, CALIBRATION_SECONDS
-    normal = rec.beat_classes == CLASS_INDEX["N"]
-    cal = calibration_of_record(rec.signal, fs, rec.beat_samples, normal, seconds)
-    first = rec.beat_samples < seconds * fs
-    end = min(rec.signal.size, int(seconds * fs) + int(4 * fs))  # room for the last post-RR
-    beats, _ = extract_beats(rec.signal[:end], fs, rec.beat_samples[first])
-    windows, rr = calibrate(*stack_beats(beats), cal)
-    seqs = [b.seq for b in beats]
-    own = BeatSet(windows, rr, rec.beat_classes[first][seqs], np.full(len(beats), rec.name),
-                  rec.beat_samples[first][seqs], {})  # fmt: skip
+    seconds = CALIBRATION_SECONDS
+    beats, index = stretch_beats(rec.signal, rec.fs, rec.beat_samples, seconds)
+    windows, rr = stack_beats(beats)
+    cal = fit_calibration(windows, rr, rec.beat_classes[index] == CLASS_INDEX["N"])
+    windows, rr = calibrate(windows, rr, cal)
+    own = BeatSet(windows, rr, rec.beat_classes[index], np.full(len(beats), rec.name),
+                  rec.beat_samples[index], {})  # fmt: skip
     ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
     held = np.isin(ds1.records, list(HOLDOUT))
     train = ~held if train_records is None else np.isin(ds1.records, train_records)

@@ -6,7 +6,7 @@ each record's normal beats of its first 5 minutes (``calibrated: true``,
 patient-adaptive protocol may score, so the rows compare like with like:
 
     python -m train.adaptive_study run --data-dir ../shared/data --runs runs/adaptive
-    python -m train.adaptive_study summarize --data-dir ../shared/data --runs runs/adaptive \\
+    python -m train.adaptive_study summarize --runs runs/adaptive \\
         --json docs/results/adaptive.json --md docs/results/adaptive.md
 """
 
@@ -19,13 +19,13 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import write_json
-from edge_ecg.metrics import evaluate_predictions, headline_figures
+from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES
 
 from .beatset import BeatSet, load_beats
 from .config import load_config
-from .gbt import seed_summary, summary_markdown, tree_inputs
+from .gbt import seed_summary, study_figures, summary_markdown, tree_inputs
 from .patient_adaptive import calibrate_beats, calibration_stretch
 from .study_output import emit_study, md_option
 
@@ -113,14 +113,12 @@ def summarize(runs_dir, json_path, md_path) -> None:
                 if not (out / SCORED).is_file():
                     continue
                 metrics = json.loads((out / SCORED).read_text())
-                s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
                 holdout = out / "history.json"
                 history = json.loads(holdout.read_text()) if holdout.is_file() else {}
                 runs.append(
                     {
                         "seed": seed,
-                        **headline_figures(metrics),
-                        "S_se_232": s232.get("se"),
+                        **study_figures(metrics),
                         "holdout_macro_f1": history.get("holdout_macro_f1") or _holdout_f1(out),
                     }
                 )

@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_ecg.atomic import atomic_path, write_json
 from edge_ecg.beat_summary import beat_summary
-from edge_ecg.metrics import evaluate_predictions
+from edge_ecg.metrics import evaluate_predictions, headline_figures
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
 from edge_ecg.splits import DS1
@@ -35,6 +35,13 @@ FIELDS = ("accuracy", "macro_f1", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "S_s
 
 #: The tree's features: ``edge_ecg.beat_summary`` (43 numbers a beat).
 gbt_features = beat_summary
+
+
+def study_figures(metrics: dict) -> dict:
+    """A study row's figures (``FIELDS``): the headline ones, and S Se in record 232, which
+    holds 75 % of DS2's S beats."""
+    s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
+    return {**headline_figures(metrics), "S_se_232": s232.get("se")}
 
 
 def tree_inputs(beats: BeatSet, rhythm: bool = False) -> np.ndarray:
@@ -158,7 +165,6 @@ def compare_features(
     training beats, rounds chosen on the DS1 hold-out, DS2 scored. Per variant: its runs and
     the mean and sd over seeds of ``FIELDS``, the hold-out macro-F1 and what ``extra`` makes
     of the DS2 metrics."""
-    from edge_ecg.metrics import headline_figures
 
     from .config import load_config
 
@@ -179,14 +185,12 @@ def compare_features(
                 )
                 pred = booster.predict(x[2], num_iteration=rounds).argmax(1)
                 metrics = evaluate_predictions(ds2.labels, pred, ds2.records)
-                s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
                 runs.append(
                     {
                         "seed": seed,
                         "rounds": rounds,
                         "holdout_macro_f1": holdout_f1,
-                        **headline_figures(metrics),
-                        "S_se_232": s232.get("se"),
+                        **study_figures(metrics),
                         **(extra(metrics) if extra else {}),
                         "seconds": time.perf_counter() - t0,
                     }

@@ -36,7 +36,7 @@ from edge_ecg.options import data_dir_option, json_option
 
 from .beatset import load_beats
 from .config import HOLDOUT
-from .gbt import fit_gbt, seed_summary, summary_markdown, tree_inputs
+from .gbt import fit_gbt, seed_summary, study_figures, summary_markdown, tree_inputs
 from .patient_adaptive import CALIBRATION_SECONDS, calibrate_beats, calibration_stretch
 from .study_output import emit_study, md_option
 from .trainer import class_weights
@@ -75,8 +75,7 @@ def study(data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None) -> dict:
             pred[later] = booster.predict(x2[later], num_iteration=rounds).argmax(1)
         scored = ~own
         metrics = evaluate_predictions(y2[scored], pred[scored], ds2.records[scored])
-        s232 = metrics["records"].get("232", {}).get("classes", {}).get("S", {})
-        runs.append({"seed": seed, **headline_figures(metrics), "S_se_232": s232.get("se")})
+        runs.append({"seed": seed, **study_figures(metrics)})
         per_record[str(seed)] = {r: m["accuracy"] for r, m in metrics["records"].items()}
     return {
         "protocol": "patient-specific: each DS2 record's first 5 min of labels trained on "

@@ -19,12 +19,13 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
+from edge_ecg.metrics import evaluate_predictions, percent
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.rhythm import rhythm_rule
 
 from .beatset import load_beats
 from .config import HOLDOUT
+from .gbt import study_figures
 from .rhythm import false_s, rule_irregularity
 from .study_output import emit_study, md_option
 
@@ -39,11 +40,7 @@ def suppress_s(pred: np.ndarray, irregularity: np.ndarray, threshold: float | No
 
 def _figures(labels: np.ndarray, pred: np.ndarray, records: np.ndarray) -> dict:
     m = evaluate_predictions(labels, pred, records)
-    return {
-        **headline_figures(m),
-        **false_s(m),
-        "S_se_232": m["records"].get("232", {}).get("classes", {}).get("S", {}).get("se"),
-    }
+    return {**study_figures(m), **false_s(m)}
 
 
 def study(data_dir, model: str | None) -> dict:

@@ -55,3 +55,17 @@ def test_a_patients_own_tree_runs_on_the_device_and_finds_its_ectopic_beats(data
     )
     assert own["classes"]["S"]["se"] > 0.95 and own["accuracy"] > 0.95
     assert own["classes"]["S"]["se"] > published["classes"]["S"]["se"] + 0.1
+
+
+def test_fit_names_a_missing_record_in_one_line(tmp_path):
+    """`python -m train.patient_specific fit` on a record that is not there: one line naming
+    it, exit 2, no traceback, nothing written."""
+    from click.testing import CliRunner
+
+    from train.patient_specific import main
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["fit", str(tmp_path / "nope"), "--out", str(out)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "record nope" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()

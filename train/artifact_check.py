@@ -32,6 +32,7 @@ import numpy as np
 from edge_ecg.artifact import DEFAULT_CHECK, KIND, THRESHOLD
 from edge_ecg.beat_summary import beat_summary
 from edge_ecg.beats import extract_beats, stack_beats
+from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.datadir import database_dir
 from edge_ecg.detect import detect_peaks
 from edge_ecg.leads import detect_peaks_two_leads
@@ -194,7 +195,7 @@ def check_commands(
 ) -> click.Group:
     """The ``study`` and ``fit`` commands of an artefact check's training ``module``."""
 
-    @click.group(help=doc.split("\n\n")[0])
+    @click.group(cls=EdgeEcgGroup, help=doc.split("\n\n")[0])
     def group() -> None:
         pass
 

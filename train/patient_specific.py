@@ -31,6 +31,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option
 
@@ -241,7 +242,7 @@ def markdown(result: dict) -> str:
     )
 
 
-@click.group(help=__doc__.split("\n\n")[0])
+@click.group(cls=EdgeEcgGroup, help=__doc__.split("\n\n")[0])
 def main() -> None:
     pass
 

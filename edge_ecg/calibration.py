@@ -46,6 +46,8 @@ class Calibration:
     long_factor: float  # median pre-RR of the normal beats / that of all beats
     mean_factor: float  # mean pre-RR of the normal beats / that of all beats
     beats: int  # normal beats it was fitted on
+    #: the record it was fitted on ("record" in the JSON), when known
+    patient: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -62,11 +64,14 @@ class Calibration:
             long, mean, n = float(d["long_factor"]), float(d["mean_factor"]), int(d["beats"])
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{where}: not a calibration ({e})") from None
+        patient = d.get("record")
+        if patient is not None and not isinstance(patient, str):
+            raise InputError(f"{where}: record must be a record name")
         if beat.shape != (WINDOW,) or not np.all(np.isfinite(beat)):
             raise InputError(f"{where}: median_beat must be {WINDOW} finite numbers")
         if not (0.1 <= long <= 10 and 0.1 <= mean <= 10):
             raise InputError(f"{where}: RR factors {long:g}, {mean:g} outside 0.1-10")
-        return cls(beat, long, mean, n)
+        return cls(beat, long, mean, n, patient)
 
 
 def fit_calibration(windows: np.ndarray, rr: np.ndarray, normal: np.ndarray) -> Calibration:
@@ -125,6 +130,21 @@ def check_calibrated(where: object, model_calibrated: bool, calibrated: bool | N
     raise ModelError(
         f"{where}: not trained on patient-calibrated inputs; a calibration cannot be used with it"
     )
+
+
+def check_patient(
+    where: object, model_patient: str | None, calibration: Calibration | None
+) -> None:
+    """Refuse a patient-specific model (trained on one patient's labelled beats) with another
+    patient's calibration: its answers would be silently wrong."""
+    if model_patient is None or calibration is None or calibration.patient is None:
+        return
+    if calibration.patient != model_patient:
+        raise InputError(
+            f"{where}: patient {model_patient}'s own model, but the calibration is record "
+            f"{calibration.patient}'s; use record {calibration.patient}'s own model or the "
+            "published calibrated model"
+        )
 
 
 def read_calibration(path: str | os.PathLike[str]) -> Calibration:

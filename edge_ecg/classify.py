@@ -17,7 +17,7 @@ import numpy as np
 from .artifact import ArtifactCheck
 from .artifact_stage import ArtifactStage
 from .beats import MAX_RR, Beat, BeatFeaturizer, stack_beats
-from .calibration import Calibration, calibrate, check_calibrated
+from .calibration import Calibration, calibrate, check_calibrated, check_patient
 from .detect import PeakDetector, end_padding
 from .errors import InputError
 from .leads import TwoLeadDetector
@@ -63,7 +63,14 @@ class Classifier:
             self.model = model
         else:
             self.model = load_model(model, threads=threads, calibrated=calibrated)
+        check_patient(getattr(self.model, "path", "model"), self.patient, calibration)
         self.calibration = calibration
+
+    @property
+    def patient(self) -> str | None:
+        """The patient a patient-specific model was trained for (its manifest), else None."""
+        manifest = getattr(self.model, "manifest", None)
+        return manifest.get("patient") if manifest else None
 
     @property
     def needs_rhythm(self) -> bool:

@@ -11,6 +11,7 @@ from edge_ecg.calibration import (
     MIN_NORMAL,
     Calibration,
     calibrate,
+    check_patient,
     fit_calibration,
 )
 from edge_ecg.errors import InputError
@@ -79,6 +80,24 @@ def test_bad_calibrations_are_refused_by_name():
         Calibration.from_dict({**cal.to_dict(), "long_factor": 0.0})
     with pytest.raises(InputError, match="calibrate: beats of shape"):
         calibrate(np.zeros((3, 5, 2)), rr[:3], cal)
+    with pytest.raises(InputError, match="record must be a record name"):
+        Calibration.from_dict({**cal.to_dict(), "record": 232})
+
+
+def test_a_patients_own_model_takes_only_that_patients_calibration():
+    """The record a calibration was fitted on is read back; a patient-specific model (its
+    manifest names the patient) refuses another's, accepts its own or one without a record."""
+    cal = fit_calibration(
+        np.zeros((30, 128, 2), np.float32), np.ones((30, 11), np.float32), np.ones(30, bool)
+    )
+    mine = Calibration.from_dict({**cal.to_dict(), "record": "232"})
+    other = Calibration.from_dict({**cal.to_dict(), "record": "233"})
+    assert mine.patient == "232" and cal.patient is None
+    check_patient("m.tflite", "232", mine)
+    check_patient("m.tflite", "232", cal)
+    check_patient("m.tflite", None, other)  # the published calibrated models: any patient
+    with pytest.raises(InputError, match=r"m\.tflite: patient 232's own model.*record 233's"):
+        check_patient("m.tflite", "232", other)
 
 
 def test_the_device_calibration_equals_the_training_one(data_dir, mitdb, tmp_path):

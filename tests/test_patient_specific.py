@@ -4,6 +4,7 @@ device runs with the record's calibration."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from edge_ecg.aami import CLASS_INDEX
 from edge_ecg.calibration import read_calibration
 from edge_ecg.classify import classify_record
+from edge_ecg.errors import InputError
 from edge_ecg.manifest import manifest_path
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.records import read_record
@@ -20,6 +22,15 @@ from edge_ecg.scoring import match_beats
 pytestmark = pytest.mark.data
 PUBLISHED = (
     Path(__file__).resolve().parent.parent / "models" / "gbt-calibrated" / "trees-rhythm.npz"
+)
+
+
+PUBLISHED_FUSION = (
+    Path(__file__).resolve().parent.parent
+    / "models"
+    / "fusion-calibrated"
+    / "tflite"
+    / "fusion-calibrated-int8-floatio.tflite"
 )
 
 
@@ -55,6 +66,52 @@ def test_a_patients_own_tree_runs_on_the_device_and_finds_its_ectopic_beats(data
     )
     assert own["classes"]["S"]["se"] > 0.95 and own["accuracy"] > 0.95
     assert own["classes"]["S"]["se"] > published["classes"]["S"]["se"] + 0.1
+
+
+@pytest.mark.slow
+def test_a_patients_own_fusion_network_runs_on_the_device_in_int8(data_dir, tmp_path):
+    """``fit --arch fusion`` on 232: the calibrated fusion network fine-tuned on its labelled
+    first 5 minutes, converted to int8 (no loops, no Flex ops), agrees with its Keras model on
+    the patient's later beats and, end to end with the patient's calibration, finds the S beats
+    the published calibrated fusion file misses."""
+    from click.testing import CliRunner
+
+    from edge_ecg.classify import Classifier
+    from edge_ecg.cli import cli
+    from edge_ecg.models import KerasModel, load_model
+    from train.patient_specific import fit_network, patient_beats
+
+    path = data_dir / "mitdb" / "232"
+    done = fit_network(path, data_dir, tmp_path)
+    tflite = Path(done["tflite"])
+    assert tflite.name == "fusion-232-int8-floatio.tflite"
+    manifest = json.loads(manifest_path(tflite).read_text())
+    assert manifest["calibrated"] and manifest["patient"] == "232"
+    assert manifest["fine_tune"]["labelled_beats"] == done["labelled_beats"] > 250
+    assert not any(op.startswith(("WHILE", "Flex")) for op in manifest["ops"])
+    assert str(path) + ".hea" in manifest["training_data"]
+
+    rec = read_record(path)
+    cal = read_calibration(tmp_path / "calibration.json")
+    beats = patient_beats(path).own  # its first 5 minutes, calibrated
+    keras_probs = KerasModel(tmp_path / "fusion-232.keras", calibrated=True).predict(
+        beats.windows, beats.rr
+    )
+    int8_probs = load_model(tflite, calibrated=True).predict(beats.windows, beats.rr)
+    assert (keras_probs.argmax(1) == int8_probs.argmax(1)).mean() > 0.97
+
+    # another patient's calibration, or scoring it on every record, is refused
+    with pytest.raises(InputError, match=r"patient 232's own model.*record 233's"):
+        Classifier(tflite, calibration=replace(cal, patient="233"))
+    r = CliRunner().invoke(cli, ["evaluate", "--model", str(tflite)])
+    assert r.exit_code == 2 and "patient 232's own model" in r.stderr
+
+    mine = _after_minute_5(rec, classify_record(rec.signal, rec.fs, tflite, calibration=cal))
+    published = _after_minute_5(
+        rec, classify_record(rec.signal, rec.fs, PUBLISHED_FUSION, calibration=cal)
+    )
+    assert mine["classes"]["S"]["se"] > 0.9 and mine["accuracy"] > 0.9
+    assert mine["classes"]["S"]["se"] > published["classes"]["S"]["se"] + 0.2
 
 
 def test_fit_names_a_missing_record_in_one_line(tmp_path):

@@ -95,6 +95,12 @@ def evaluate(
         raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads, calibrated=None)
+    patient = (getattr(model, "manifest", None) or {}).get("patient")
+    if patient is not None:
+        raise InputError(
+            f"{model_path}: patient {patient}'s own model; evaluate scores every record of a "
+            "split with one model (patient-specific figures: python -m train.patient_specific)"
+        )
     if end_to_end:
         from .end_to_end import evaluate_end_to_end
 

@@ -26,6 +26,7 @@ the patient's tree and writes it with the patient's calibration, ready for the d
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import click
@@ -33,9 +34,9 @@ import numpy as np
 
 from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
-from edge_ecg.options import data_dir_option, json_option
+from edge_ecg.options import data_dir_option, json_option, progress
 
-from .beatset import load_beats
+from .beatset import BeatSet, load_beats
 from .config import HOLDOUT
 from .gbt import fit_gbt, seed_summary, study_figures, summary_markdown, tree_inputs
 from .patient_adaptive import CALIBRATION_SECONDS, calibrate_beats, calibration_stretch
@@ -88,6 +89,40 @@ def study(data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Patient:
+    """A patient's record, its labelled first 5 minutes (calibrated) and its calibration."""
+
+    name: str
+    own: BeatSet
+    calibration: dict
+    header: Path
+
+    def write_calibration(self, out: Path) -> None:
+        from edge_ecg.atomic import write_json
+
+        write_json(out / "calibration.json", self.calibration)
+
+
+def patient_beats(record: str | Path, annotator: str = "atr") -> Patient:
+    """Read ``record`` and cut, calibrate and label its first 5 minutes as the device does."""
+    from edge_ecg.aami import CLASS_INDEX
+    from edge_ecg.beats import stack_beats
+    from edge_ecg.calibration import calibrate, fit_calibration, stretch_beats
+    from edge_ecg.records import read_record
+
+    rec = read_record(record, annotator=annotator)
+    seconds = CALIBRATION_SECONDS
+    beats, index = stretch_beats(rec.signal, rec.fs, rec.beat_samples, seconds)
+    windows, rr = stack_beats(beats)
+    cal = fit_calibration(windows, rr, rec.beat_classes[index] == CLASS_INDEX["N"])
+    windows, rr = calibrate(windows, rr, cal)
+    own = BeatSet(windows, rr, rec.beat_classes[index], np.full(len(beats), rec.name),
+                  rec.beat_samples[index], {})  # fmt: skip
+    body = {"record": rec.name, "annotator": annotator, "minutes": seconds / 60, **cal.to_dict()}
+    return Patient(rec.name, own, body, Path(f"{record}.hea"))
+
+
 def fit_patient(
     record: str | Path,
     data_dir,
@@ -100,25 +135,13 @@ def fit_patient(
     """Train ``record``'s own tree (its labelled first 5 minutes, weighted ``weight``, and the
     DS1 training beats, or ``train_records``') and write OUT/trees.npz with its manifest and
     OUT/calibration.json; returns what was written."""
-    from edge_ecg.aami import CLASS_INDEX
-    from edge_ecg.atomic import write_json
-    from edge_ecg.beats import stack_beats
-    from edge_ecg.calibration import calibrate, fit_calibration, stretch_beats
     from edge_ecg.datadir import sha256_file
-    from edge_ecg.records import read_record
     from edge_ecg.tree_model import KIND
 
-    from .beatset import BeatSet
     from .tree_export import inputs_text, tree_tables, write_trees
 
-    rec = read_record(record, annotator=annotator)
-    seconds = CALIBRATION_SECONDS
-    beats, index = stretch_beats(rec.signal, rec.fs, rec.beat_samples, seconds)
-    windows, rr = stack_beats(beats)
-    cal = fit_calibration(windows, rr, rec.beat_classes[index] == CLASS_INDEX["N"])
-    windows, rr = calibrate(windows, rr, cal)
-    own = BeatSet(windows, rr, rec.beat_classes[index], np.full(len(beats), rec.name),
-                  rec.beat_samples[index], {})  # fmt: skip
+    patient = patient_beats(record, annotator)
+    own = patient.own
     ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
     held = np.isin(ds1.records, list(HOLDOUT))
     train = ~held if train_records is None else np.isin(ds1.records, train_records)
@@ -137,7 +160,6 @@ def fit_patient(
     out.mkdir(parents=True, exist_ok=True)
     import lightgbm as lgb
 
-    header = Path(f"{record}.hea")
     kept = lgb.Booster(model_str=booster.model_to_string(num_iteration=rounds))
     write_trees(
         tree_tables(kept),
@@ -147,89 +169,220 @@ def fit_patient(
         calibrated=True,
         rhythm=True,
         rounds=int(rounds),
-        patient=rec.name,
-        training_data={**ds1.checksums, str(header): sha256_file(header)},
-        source={"record": rec.name, "labelled_beats": len(own), "weight": weight, "seed": seed},
+        patient=patient.name,
+        training_data={**ds1.checksums, str(patient.header): sha256_file(patient.header)},
+        source={
+            "record": patient.name,
+            "labelled_beats": len(own),
+            "weight": weight,
+            "seed": seed,
+        },
         command=f"python -m train.patient_specific fit {record} --out {out}",
     )
-    body = {"record": rec.name, "annotator": annotator, "minutes": seconds / 60, **cal.to_dict()}
-    write_json(out / "calibration.json", body)
+    patient.write_calibration(out)
     return {"labelled_beats": len(own), "rounds": int(rounds), "holdout_macro_f1": holdout_f1}
 
 
-#: Fine-tuning a calibrated network per patient (set before scoring): its labelled beats
-#: (``WEIGHT`` each) and a replay of this many DS1 training beats, so it keeps what it knew.
-REPLAY, EPOCHS, FINE_TUNE_RATE = 4000, 5, 3e-4
-NETWORK = Path(__file__).resolve().parent.parent / "models" / "fusion-calibrated" / "model.keras"
-
-
-def network_study(data_dir, model: str | Path = NETWORK, seed: int = 0, progress=None) -> dict:
-    """The calibrated network (Keras, float) fine-tuned per DS2 record on its labelled first
-    5 minutes, against the same network untuned, on the beats after minute 5."""
+def fit_network(
+    record: str | Path,
+    data_dir,
+    out: str | Path,
+    recipe: FineTune | None = None,
+    seed: int = 0,
+    model: str | Path | None = None,
+    annotator: str = "atr",
+) -> dict:
+    """Fine-tune the calibrated fusion network on ``record``'s labelled first 5 minutes
+    (``recipe``, default ``CHOSEN``) and write OUT/fusion-RECORD.keras, its int8 file
+    OUT/fusion-RECORD-int8-floatio.tflite (manifest: the patient) and OUT/calibration.json."""
     import keras
 
+    from edge_ecg.datadir import sha256_file
+    from edge_ecg.manifest import read_manifest, write_manifest
+
+    recipe = recipe or CHOSEN
+    patient = patient_beats(record, annotator)
     ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
-    ds2 = calibrate_beats(load_beats(data_dir, "DS2"))
-    train = ~np.isin(ds1.records, list(HOLDOUT))
-    windows, rr, labels = ds1.windows[train], ds1.rr[train], ds1.labels[train]
-    weights = class_weights(labels, WEIGHT_POWER)
-    own = calibration_stretch(ds2)
+    net = keras.saving.load_model(model or NETWORK, safe_mode=True)
+    keras.utils.set_random_seed(seed)
+    fine_tune(net, ds1.where(~np.isin(ds1.records, list(HOLDOUT))), patient.own, recipe,
+              np.random.default_rng(seed))  # fmt: skip
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = f"python -m train.patient_specific fit {record} --arch fusion --out {out}"
+    path = int8_file(net, ds1, out, f"fusion-{patient.name}", command)
+    manifest = read_manifest(path)
+    manifest.update(
+        patient=patient.name,
+        fine_tune={**asdict(recipe), "seed": seed, "labelled_beats": len(patient.own)},
+    )
+    manifest["training_data"] = {**ds1.checksums, str(patient.header): sha256_file(patient.header)}
+    written = ("format", "file", "sha256", "bytes")  # write_manifest computes these again
+    write_manifest(path, **{k: v for k, v in manifest.items() if k not in written})
+    patient.write_calibration(out)
+    return {"labelled_beats": len(patient.own), "tflite": str(path), "bytes": path.stat().st_size}
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """How the calibrated network is fine-tuned on one patient's labelled beats (each weighted
+    ``weight``), with a replay of ``replay`` DS1 training beats so it keeps what it knew.
+
+    The defaults are the session-18 recipe, set before any score was read; ``RECIPES`` are
+    the candidates ``network-recipes`` compares on the DS1 hold-out records."""
+
+    weight: float = WEIGHT
+    replay: int = 4000
+    epochs: int = 5
+    learning_rate: float = 3e-4
+    #: exponent on the training class weights (1: as trained; 0: none).
+    class_weights: float = 1.0
+
+    def name(self) -> str:
+        return (
+            f"w{self.weight:g}-r{self.replay}-e{self.epochs}-lr{self.learning_rate:g}"
+            f"-cw{self.class_weights:g}"
+        )
+
+
+RECIPES = (
+    FineTune(),
+    FineTune(epochs=10),
+    FineTune(epochs=20),
+    FineTune(weight=5, epochs=10),
+    FineTune(weight=60, epochs=10),
+    FineTune(epochs=10, learning_rate=1e-3),
+    FineTune(epochs=10, learning_rate=1e-4),
+    FineTune(epochs=10, class_weights=0.0),
+    FineTune(epochs=10, replay=16000),
+)
+#: The recipe ``fit --arch fusion`` uses: ``choose``'s pick on the hold-out run of every
+#: recipe (``network --split holdout --recipes``; hold-out macro-F1 68.7 against the
+#: session-18 recipe's 66.7).
+CHOSEN = FineTune(epochs=10, learning_rate=1e-3)
+NETWORK = Path(__file__).resolve().parent.parent / "models" / "fusion-calibrated" / "model.keras"
+#: How the per-patient int8 files are converted: as the published calibrated fusion file.
+INT8 = {"calib_size": 500, "int8_io": "float32"}
+
+
+def fine_tune(net, replay: BeatSet, own: BeatSet, recipe: FineTune, rng) -> None:
+    """Fine-tune ``net`` in place on ``own`` (the patient's labelled beats) and a random
+    ``recipe.replay`` of the ``replay`` beats, class-weighted as training was."""
+    import keras
+
+    weights = class_weights(replay.labels, WEIGHT_POWER)
+    pick = rng.choice(len(replay), recipe.replay, replace=False)
+    y = np.concatenate([replay.labels[pick], own.labels])
+    per_beat = np.concatenate([np.ones(recipe.replay), np.full(len(own), recipe.weight)])
+    per_class = np.array([weights.get(c, 1.0) for c in y]) ** recipe.class_weights
+    net.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                loss="sparse_categorical_crossentropy")  # fmt: skip
+    x = [np.concatenate([replay.windows[pick], own.windows]),
+         np.concatenate([replay.rr[pick], own.rr])]  # fmt: skip
+    net.fit(x, y, sample_weight=per_class * per_beat, batch_size=128, epochs=recipe.epochs,
+            shuffle=True, verbose=0)  # fmt: skip
+
+
+def int8_file(net, beats: BeatSet, folder: Path, name: str = "fusion", command: str = "") -> Path:
+    """Save ``net`` as FOLDER/NAME.keras and convert it to int8 as the published calibrated
+    fusion file was (ranges on ``beats``, calibrated DS1); returns the ``.tflite`` path."""
+    from convert.converter import Options, convert_keras_model
+
+    keras_path = folder / f"{name}.keras"
+    net.save(keras_path)
+    (done,) = convert_keras_model(
+        keras_path, ["int8"], folder, beats, Options(**INT8), command=command
+    )
+    return done.path
+
+
+def network_study(
+    data_dir,
+    model: str | Path = NETWORK,
+    seed: int = 0,
+    recipes: tuple[FineTune, ...] = (FineTune(),),
+    split: str = "DS2",
+    int8: bool = False,
+    progress=None,
+) -> dict:
+    """The calibrated network (Keras, float; and its int8 file when ``int8``) fine-tuned per
+    record of ``split`` on the record's labelled first 5 minutes, against the same network
+    untuned, on the beats after minute 5. ``split`` "holdout" is the six DS1 hold-out
+    records (the replay then comes from the other DS1 records only, as always), where the
+    recipe is chosen; DS2 is where it is reported."""
+    import tempfile
+
+    import keras
+
+    from edge_ecg.interpreter import TFLiteModel
+
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
+    held = np.isin(ds1.records, list(HOLDOUT))
+    replay = ds1.where(~held)
+    target = ds1.where(held) if split == "holdout" else calibrate_beats(load_beats(data_dir, split))
+    own = calibration_stretch(target)
     net = keras.saving.load_model(model, safe_mode=True)
     start = net.get_weights()
-    rng = np.random.default_rng(seed)
-    keras.utils.set_random_seed(seed)
-    tuned, untuned = np.full(len(ds2), -1), np.full(len(ds2), -1)
-    records = list(np.unique(ds2.records))
-    for record in progress(records, "records") if progress else records:
-        mine, later = (ds2.records == record) & own, (ds2.records == record) & ~own
-        net.set_weights(start)
-        x_later = [ds2.windows[later], ds2.rr[later]]
-        untuned[later] = net.predict(x_later, batch_size=1024, verbose=0).argmax(1)
-        replay = rng.choice(labels.size, REPLAY, replace=False)
-        y = np.concatenate([labels[replay], ds2.labels[mine]])
-        beat_weight = np.concatenate([np.ones(REPLAY), np.full(int(mine.sum()), WEIGHT)])
-        net.compile(optimizer=keras.optimizers.Adam(FINE_TUNE_RATE),
-                    loss="sparse_categorical_crossentropy")  # fmt: skip
-        x = [np.concatenate([windows[replay], ds2.windows[mine]]),
-             np.concatenate([rr[replay], ds2.rr[mine]])]  # fmt: skip
-        net.fit(
-            x,
-            y,
-            sample_weight=np.array([weights.get(c, 1.0) for c in y]) * beat_weight,
-            batch_size=128,
-            epochs=EPOCHS,
-            shuffle=True,
-            verbose=0,
-        )
-        tuned[later] = net.predict(x_later, batch_size=1024, verbose=0).argmax(1)
+    records = list(np.unique(target.records))
     scored = ~own
-    return {
-        "model": str(Path(model).name),
-        "seed": seed,
-        "fine_tune": {
-            "weight": WEIGHT,
-            "replay": REPLAY,
-            "epochs": EPOCHS,
-            "learning_rate": FINE_TUNE_RATE,
-        },
-        "untuned": headline_figures(evaluate_predictions(ds2.labels[scored], untuned[scored])),
-        "tuned": headline_figures(evaluate_predictions(ds2.labels[scored], tuned[scored])),
+    arms: dict[str, np.ndarray] = {"untuned": np.full(len(target), -1)}
+    for record in records:
+        later = (target.records == record) & ~own
+        arms["untuned"][later] = predict(net, target.where(later))
+    result: dict = {"model": str(Path(model).name), "seed": seed, "split": split, "arms": {}}
+    for recipe in recipes:
+        rng = np.random.default_rng(seed)
+        keras.utils.set_random_seed(seed)
+        tuned = {"float": np.full(len(target), -1), "int8": np.full(len(target), -1)}
+        for record in progress(records, recipe.name()) if progress else records:
+            mine, later = (target.records == record) & own, (target.records == record) & ~own
+            net.set_weights(start)
+            fine_tune(net, replay, target.where(mine), recipe, rng)
+            tuned["float"][later] = predict(net, target.where(later))
+            if int8:
+                with tempfile.TemporaryDirectory() as folder:
+                    path = int8_file(net, ds1, Path(folder))
+                    probs = TFLiteModel(path, calibrated=True).predict(
+                        target.windows[later], target.rr[later]
+                    )
+                tuned["int8"][later] = probs.argmax(1)
+        for precision, pred in tuned.items():
+            if precision == "float" or int8:
+                arms[f"{recipe.name()} {precision}"] = pred
+        result["arms"].update({recipe.name(): asdict(recipe)})
+    result["figures"] = {
+        arm: headline_figures(evaluate_predictions(target.labels[scored], pred[scored]))
+        for arm, pred in arms.items()
     }
+    return result
+
+
+def predict(net, beats: BeatSet) -> np.ndarray:
+    return net.predict([beats.windows, beats.rr], batch_size=1024, verbose=0).argmax(1)
 
 
 def network_markdown(result: dict) -> str:
     lines = [
-        "| calibrated network | accuracy % | macro-F1 % | S Se / +P % | V Se / +P % | F Se % |",
+        f"| calibrated network, {result['split']} after minute 5 | accuracy % | macro-F1 % | "
+        "S Se / +P % | V Se / +P % | F Se % |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in ("untuned", "tuned"):
-        f = result[name]
+    for name, f in result["figures"].items():
         lines.append(
             f"| {name} | {percent(f['accuracy'], 2)} | {percent(f['macro_f1'])} | "
             f"{percent(f['S_se'])} / {percent(f['S_ppv'])} | {percent(f['V_se'])} / "
             f"{percent(f['V_ppv'])} | {percent(f['F_se'])} |"
         )
+    if "chosen" in result:
+        lines.append(f"\nChosen (hold-out macro-F1, then accuracy): {result['chosen']}")
     return "\n".join(lines) + "\n"
+
+
+def choose(result: dict) -> str:
+    """The recipe with the best hold-out macro-F1 (then accuracy), declared before DS2."""
+    tuned = {k: f for k, f in result["figures"].items() if k.endswith(" float")}
+    best = max(tuned, key=lambda k: (tuned[k]["macro_f1"], tuned[k]["accuracy"]))
+    return best.removesuffix(" float")
 
 
 def markdown(result: dict) -> str:
@@ -259,11 +412,35 @@ def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
 @main.command("network")
 @data_dir_option
 @click.option("--model", type=click.Path(dir_okay=False), default=str(NETWORK), show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["DS2", "holdout"]),
+    default="DS2",
+    show_default=True,
+    help="Score DS2, or the six DS1 hold-out records (where recipes are chosen).",
+)
+@click.option(
+    "--recipes",
+    "all_recipes",
+    is_flag=True,
+    help="Every candidate recipe (RECIPES), not only the session-18 one and the chosen one.",
+)
+@click.option(
+    "--int8", is_flag=True, help="Also convert each patient's network to int8 and score it."
+)
 @json_option("the figures")
 @md_option
-def network_command(data_dir, model: str, json_path: str | None, md_path: str | None) -> None:
-    """The calibrated network fine-tuned per DS2 record (see ``network_study``)."""
-    emit_study(network_study(data_dir, model), network_markdown, json_path, md_path)
+def network_command(
+    data_dir, model: str, split: str, all_recipes: bool, int8: bool, json_path, md_path
+) -> None:
+    """The calibrated network fine-tuned per record (see ``network_study``)."""
+    recipes = RECIPES if all_recipes else tuple(dict.fromkeys((FineTune(), CHOSEN)))
+    result = network_study(
+        data_dir, model, recipes=recipes, split=split, int8=int8, progress=progress
+    )
+    if all_recipes:
+        result["chosen"] = choose(result)
+    emit_study(result, network_markdown, json_path, md_path)
 
 
 @main.command("fit")
@@ -271,20 +448,37 @@ def network_command(data_dir, model: str, json_path: str | None, md_path: str | 
 @data_dir_option
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option(
+    "--arch",
+    type=click.Choice(["tree", "fusion"]),
+    default="tree",
+    show_default=True,
+    help="tree: the patient's own LightGBM tree (trees.npz); fusion: the calibrated fusion "
+    "network fine-tuned on the patient, converted to int8 (.tflite).",
+)
+@click.option(
     "--weight",
     type=click.FloatRange(min=0, min_open=True),
-    default=WEIGHT,
-    show_default=True,
-    help="Weight of each of the patient's labelled beats.",
+    help=f"Weight of each of the patient's labelled beats [default: tree {WEIGHT:g}, "
+    f"fusion {CHOSEN.weight:g}].",
 )
-@click.option("--seed", type=int, default=2, show_default=True)
-def fit_command(record: str, data_dir, out: str, weight: float, seed: int) -> None:
-    """Train RECORD's own tree on its labelled first 5 minutes (and DS1); write OUT/trees.npz
-    and OUT/calibration.json for 'edge-ecg classify --model ... --patient-calibration ...'."""
-    done = fit_patient(record, data_dir, out, weight, seed)
+@click.option("--seed", type=int, help="[default: tree 2, fusion 0]")
+def fit_command(
+    record: str, data_dir, out: str, arch: str, weight: float | None, seed: int | None
+) -> None:
+    """Train RECORD's own model on its labelled first 5 minutes (and DS1); write the model and
+    OUT/calibration.json for 'edge-ecg classify --model ... --patient-calibration ...'."""
+    if arch == "tree":
+        done = fit_patient(record, data_dir, out, weight or WEIGHT, 2 if seed is None else seed)
+        click.echo(
+            f"{out}/trees.npz: {done['labelled_beats']} labelled beats of the patient, "
+            f"{done['rounds']} rounds; {out}/calibration.json"
+        )
+        return
+    recipe = CHOSEN if weight is None else replace(CHOSEN, weight=weight)
+    done = fit_network(record, data_dir, out, recipe, 0 if seed is None else seed)
     click.echo(
-        f"{out}/trees.npz: {done['labelled_beats']} labelled beats of the patient, "
-        f"{done['rounds']} rounds; {out}/calibration.json"
+        f"{done['tflite']}: {done['bytes'] / 1024:.1f} KB, fine-tuned on "
+        f"{done['labelled_beats']} labelled beats of the patient; {out}/calibration.json"
     )
 
 

@@ -126,3 +126,30 @@ def test_fit_names_a_missing_record_in_one_line(tmp_path):
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "record nope" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_patients_fine_tuned_network_depends_only_on_its_inputs(data_dir):
+    """The same patient, recipe and seed give the same weights, whatever was fine-tuned before
+    in the process (the study's recipes run one after another; fit runs one)."""
+    from train.beatset import load_beats
+    from train.config import HOLDOUT
+    from train.patient_adaptive import calibrate_beats, calibration_stretch
+    from train.patient_specific import NETWORK, FineTune, tuned_network
+
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
+    replay = ds1.where(~np.isin(ds1.records, list(HOLDOUT)))
+    own = calibration_stretch(ds1)
+    recipe = FineTune(replay=500, epochs=2)
+
+    def weights(record: str, seed: int) -> list[np.ndarray]:
+        mine = ds1.where((ds1.records == record) & own)
+        return tuned_network(NETWORK, replay, mine, recipe, seed).get_weights()
+
+    def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+    first = weights("118", 0)
+    weights("201", 1)
+    assert same(first, weights("118", 0))
+    assert not same(first, weights("118", 1))

@@ -308,9 +308,11 @@ def int8_file(net, beats: BeatSet, folder: Path, name: str = "fusion", command: 
     """Save ``net`` as FOLDER/NAME.keras and convert it to int8 as the published calibrated
     fusion file was (ranges on ``beats``, calibrated DS1); returns the ``.tflite`` path."""
     from convert.converter import Options, convert_keras_model
+    from edge_ecg.atomic import atomic_path
 
     keras_path = folder / f"{name}.keras"
-    net.save(keras_path)
+    with atomic_path(keras_path) as tmp:
+        net.save(tmp)
     (done,) = convert_keras_model(
         keras_path, ["int8"], folder, beats, Options(**INT8), command=command
     )

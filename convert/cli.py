@@ -287,7 +287,9 @@ def validate(
     report["models"] = {"reference": str(reference), "candidate": str(candidate)}
     text = markdown(report, str(reference), str(candidate))
     if per_layer:
-        report["per_layer"], layer_text = _per_layer(reference, candidate, data_dir, beats)
+        report["per_layer"], layer_text = _per_layer(
+            reference, candidate, data_dir, beats, ref_model.calibrated
+        )
         text += "\n" + layer_text
     if json_path:
         write_json(json_path, report)
@@ -305,15 +307,20 @@ def validate(
         ctx.exit(1)
 
 
-def _per_layer(reference, candidate, data_dir, beats) -> tuple[dict, str]:
-    """The per-tensor drift on a fixed sample of the validation beats."""
+def _per_layer(reference, candidate, data_dir, beats, calibrated: bool) -> tuple[dict, str]:
+    """The per-tensor drift on a fixed sample of the validation beats; the int8 ranges are
+    measured again on DS1 beats as the converter measured them (calibrated for a calibrated
+    model), so that the rebuilt copy is the candidate's bytes."""
     import numpy as np
 
     from train.beatset import load_beats
+    from train.patient_adaptive import calibrate_beats
 
     from .per_layer import BEATS, markdown, per_layer_report
 
     pick = np.random.default_rng(0).permutation(len(beats))[:BEATS]
     ds1 = load_beats(data_dir, "DS1", progress=progress)
+    if calibrated:
+        ds1 = calibrate_beats(ds1)
     report = per_layer_report(reference, candidate, ds1, beats.windows[pick], beats.rr[pick])
     return report, markdown(report)

@@ -213,6 +213,7 @@ def per_layer_report(
             calibration,
             options.per_channel,
             options.range_percentile,
+            float_io=manifest.get("io") == "float32",
             step_ranges=options.step_ranges,
         )
         if mode == "int8"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -430,6 +431,24 @@ def test_per_layer_ranks_tensors_of_the_shipped_file(converted, run_dir, data_di
     ranked = [t["local_rmse_steps"] or 0 for t in layers["tensors"]]
     assert ranked == sorted(ranked, reverse=True)
     assert {"tensor", "op", "rmse", "cosine", "rmse_steps"} <= set(layers["tensors"][0])
+
+
+@on_data
+@pytest.mark.slow
+def test_per_layer_rebuilds_a_calibrated_models_int8_file_byte_for_byte(data_dir, tmp_path):
+    """A calibrated model's int8 ranges were measured on calibrated DS1 beats, and the file has
+    float I/O; --per-layer rebuilds it the same way, so its debug copy is the published file's
+    bytes (before session 19 it used uncalibrated beats and int8 I/O: the ranking described
+    another file, under a warning)."""
+    models = Path(__file__).resolve().parent.parent / "models" / "fusion-calibrated"
+    code, _, _ = run(
+        "validate", "--reference", models / "model.keras",
+        "--candidate", models / "tflite" / "fusion-calibrated-int8-floatio.tflite",
+        "--data-dir", data_dir, "--min-agreement", "0", "--max-acc-drop", "100",
+        "--max-class-se-drop", "100", "--per-layer", "--json", tmp_path / "gate.json",
+    )  # fmt: skip
+    assert code == 0
+    assert json.loads((tmp_path / "gate.json").read_text())["per_layer"]["matches_candidate"]
 
 
 @on_data

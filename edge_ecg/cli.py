@@ -31,7 +31,21 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
-class EdgeEcgGroup(click.Group):
+class _OneLineErrors:
+    """Our errors (bad input, a model or file problem) as one line and exit 2, no traceback
+    (``--debug`` on ``edge-ecg`` shows it)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except EdgeEcgError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"edge-ecg: error: {e}", err=True)
+            ctx.exit(2)
+
+
+class EdgeEcgGroup(_OneLineErrors, click.Group):
     """A click group that loads commands lazily and turns our errors into one line + exit 2."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -49,14 +63,9 @@ class EdgeEcgGroup(click.Group):
                 ) from e
         return super().get_command(ctx, cmd_name)
 
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except EdgeEcgError as e:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"edge-ecg: error: {e}", err=True)
-            ctx.exit(2)
+
+class EdgeEcgCommand(_OneLineErrors, click.Command):
+    """A stand-alone command (the ``python -m train.*`` studies) with edge-ecg's errors."""
 
 
 @click.group(cls=EdgeEcgGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -554,3 +554,28 @@ def test_custom_class_in_a_keras_file_is_refused_and_its_module_never_imported(
     assert "custom.keras" in r.stderr and "'Boom'" in r.stderr and "never runs code" in r.stderr
     assert not marker.exists()
     assert not out.exists() or not any(out.iterdir())
+
+
+STUDIES = {
+    "train.rhythm_rule": ["--data-dir", "{missing}"],
+    "train.causality": ["--data-dir", "{missing}"],
+    "train.rhythm": ["--data-dir", "{missing}"],
+    "train.calibration_age": ["--data-dir", "{missing}"],
+    "train.ablation": ["summarize", "--runs", "{missing}", "--md", "{out}"],
+    "train.adaptive_study": ["summarize", "--runs", "{missing}", "--md", "{out}"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(STUDIES))
+def test_study_scripts_report_bad_input_as_edge_ecg_does(module, tmp_path):
+    """The `python -m train.*` studies: a missing data folder, or no finished run to
+    summarize, is one line naming it and exit 2, never a traceback or an empty table."""
+    import importlib
+
+    missing, out = tmp_path / "nope", tmp_path / "table.md"
+    args = [a.format(missing=missing, out=out) for a in STUDIES[module]]
+    study = importlib.import_module(module)
+    r = CliRunner().invoke(getattr(study, "main", None) or study.cli, args)
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert str(missing) in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -19,6 +19,8 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import write_json, write_text
+from edge_ecg.cli import EdgeEcgGroup
+from edge_ecg.errors import InputError
 from edge_ecg.metrics import headline_figures
 from edge_ecg.options import data_dir_option
 
@@ -45,7 +47,7 @@ LITERATURE = (
 )
 
 
-@click.group()
+@click.group(cls=EdgeEcgGroup)
 def cli() -> None:
     """Run or summarise the ablation."""
 
@@ -161,6 +163,8 @@ def table(arms: dict[str, list[dict]]) -> str:
 def summarize(runs_dir, md_path, json_path, plot_path) -> None:
     """Write the ablation table (Markdown) and, optionally, every row as JSON and a plot."""
     arms = collect(Path(runs_dir))
+    if not arms:
+        raise InputError(f"{runs_dir}: no finished run (ARM-sSEED/metrics.json); run 'run' first")
     write_text(md_path, table(arms))
     if json_path:
         write_json(json_path, arms)

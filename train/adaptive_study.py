@@ -19,6 +19,8 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import write_json
+from edge_ecg.cli import EdgeEcgGroup
+from edge_ecg.errors import InputError
 from edge_ecg.metrics import evaluate_predictions
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES
@@ -64,7 +66,7 @@ def score_run(out: Path, config, beats: BeatSet, keep: np.ndarray) -> dict:
     return evaluate_predictions(scored_beats.labels, probs.argmax(1), scored_beats.records)
 
 
-@click.group()
+@click.group(cls=EdgeEcgGroup)
 def cli() -> None:
     """Inter-patient vs patient-adaptive training (see the module docstring)."""
 
@@ -125,6 +127,8 @@ def summarize(runs_dir, json_path, md_path) -> None:
             if runs:
                 label = f"{name}, {'patient-adaptive' if calibrated else 'inter-patient'}"
                 rows[label] = seed_summary(runs)
+    if not rows:
+        raise InputError(f"{runs_dir}: no finished run (ARM-…-sSEED/{SCORED}); run 'run' first")
     result = {"labels": list(CLASSES), "seeds": list(SEEDS), "arms": rows}
     emit_study(result, _markdown, json_path, md_path)
 

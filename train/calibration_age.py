@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edge_ecg.cli import EdgeEcgCommand
 from edge_ecg.metrics import evaluate_predictions, headline_figures
 from edge_ecg.models import load_model
 from edge_ecg.options import data_dir_option, json_option
@@ -106,7 +107,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(help=__doc__.split("\n\n")[0])
+@click.command(cls=EdgeEcgCommand, help=__doc__.split("\n\n")[0])
 @data_dir_option
 @json_option("the figures")
 @md_option

@@ -17,6 +17,7 @@ import numpy as np
 
 from edge_ecg.atomic import atomic_path, write_json
 from edge_ecg.beat_summary import beat_summary
+from edge_ecg.cli import EdgeEcgCommand
 from edge_ecg.metrics import evaluate_predictions, headline_figures
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.spec import CLASSES, PREPROCESSING_VERSION
@@ -246,7 +247,7 @@ def study_command(
     """The command line of a tree study (``study(data_dir, seeds)``): ``--seeds``, ``--json``,
     ``--md``; ``extra`` is written into the JSON beside the results."""
 
-    @click.command(help=doc)
+    @click.command(cls=EdgeEcgCommand, help=doc)
     @data_dir_option
     @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds.")
     @json_option("the per-seed and summary figures")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from edge_ecg.cli import EdgeEcgCommand
 from edge_ecg.metrics import evaluate_predictions, percent
 from edge_ecg.options import data_dir_option, json_option
 from edge_ecg.rhythm import rhythm_rule
@@ -94,7 +95,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@click.command(help=__doc__.split("\n\n")[0])
+@click.command(cls=EdgeEcgCommand, help=__doc__.split("\n\n")[0])
 @data_dir_option
 @click.option("--model", type=click.Path(dir_okay=False, exists=True), help="Default: shipped.")
 @json_option("every threshold's figures")

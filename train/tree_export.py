@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from edge_ecg.atomic import atomic_path
+from edge_ecg.cli import EdgeEcgCommand
 from edge_ecg.manifest import write_manifest
 from edge_ecg.spec import CLASSES
 from edge_ecg.tree_model import KIND
@@ -77,7 +78,7 @@ def write_trees(tables: dict[str, np.ndarray], out: str | Path, **manifest) -> P
     )
 
 
-@click.command()
+@click.command(cls=EdgeEcgCommand)
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The .npz to write.")
 def main(run_dir: str, out: str) -> None:

@@ -139,7 +139,12 @@ def markdown(result: dict) -> str:
 @click.option("--block", default=2.0, show_default=True, help="Block size fed to the detector (s).")
 @click.option("--no-xqrs", is_flag=True, help="Skip wfdb's XQRS (slow: ~1 s per record).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write all figures.")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Write the tables.")
+@click.option(
+    "--md",
+    "md_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write the tables to PATH ('-' for stdout).",
+)
 @click.option(
     "--two-leads",
     is_flag=True,
@@ -164,10 +169,10 @@ def main(data_dir, records, block, no_xqrs, json_path, md_path, two_leads):
         "records": rows,
     }
     text = markdown(result)
-    click.echo(text.split("\n\n")[0])
+    click.echo(text if md_path == "-" else text.split("\n\n")[0], err=json_path == "-")
     if json_path:
         write_json(json_path, result)
-    if md_path:
+    if md_path and md_path != "-":
         write_text(md_path, text)
 
 

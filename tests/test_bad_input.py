@@ -579,3 +579,17 @@ def test_study_scripts_report_bad_input_as_edge_ecg_does(module, tmp_path):
     assert r.exit_code == 2 and "Traceback" not in r.output, r.output
     assert str(missing) in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_studys_dash_means_stdout_never_a_file_named_dash(tmp_path, monkeypatch, capsys):
+    """`--json -` and `--md -` on a study: the JSON alone on stdout (parseable), the table on
+    stderr, and no file called '-' (one was once committed by accident)."""
+    import json
+
+    from train.study_output import emit_study
+
+    monkeypatch.chdir(tmp_path)
+    emit_study({"accuracy": 0.9}, lambda r: f"| accuracy | {r['accuracy']} |\n", "-", "-")
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"accuracy": 0.9} and "| accuracy | 0.9 |" in err
+    assert not (tmp_path / "-").exists()

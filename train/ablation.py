@@ -22,7 +22,7 @@ from edge_ecg.atomic import write_json, write_text
 from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.errors import InputError
 from edge_ecg.metrics import headline_figures
-from edge_ecg.options import data_dir_option
+from edge_ecg.options import data_dir_option, json_option
 
 from .config import load_config
 
@@ -152,8 +152,11 @@ def table(arms: dict[str, list[dict]]) -> str:
 
 @cli.command()
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs/ablation")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), required=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--md", "md_path", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+    help="Write the table as Markdown to PATH ('-' for stdout only).",
+)  # fmt: skip
+@json_option("every row")
 @click.option(
     "--plot",
     "plot_path",
@@ -165,12 +168,14 @@ def summarize(runs_dir, md_path, json_path, plot_path) -> None:
     arms = collect(Path(runs_dir))
     if not arms:
         raise InputError(f"{runs_dir}: no finished run (ARM-sSEED/metrics.json); run 'run' first")
-    write_text(md_path, table(arms))
+    text = table(arms)
+    if md_path != "-":
+        write_text(md_path, text)
     if json_path:
         write_json(json_path, arms)
     if plot_path:
         plot(Path(runs_dir), arms, plot_path)
-    click.echo(table(arms))
+    click.echo(text, err=json_path == "-")  # JSON on stdout stays parseable
 
 
 def plot(runs_dir: Path, arms: dict[str, list[dict]], path: str) -> None:

@@ -22,7 +22,12 @@ from edge_ecg.options import data_dir_option, json_option, progress
 )
 @click.option("--model", type=click.Path(dir_okay=False), help="Default: the shipped model.")
 @json_option("every figure")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Markdown tables.")
+@click.option(
+    "--md",
+    "md_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Markdown tables to PATH ('-': printed only).",
+)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG curves.")
 @click.option(
     "--two-leads",
@@ -68,7 +73,7 @@ def noise_stress(
     text = markdown(result)
     if json_path:
         write_json(json_path, result)
-    if md_path:
+    if md_path and md_path != "-":
         write_text(md_path, text)
     if plot_path:
         plot(result, plot_path)

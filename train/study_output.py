@@ -8,9 +8,12 @@ import click
 
 from edge_ecg.atomic import write_json, write_text
 
-#: ``--md PATH``: the study's Markdown table, also printed.
+#: ``--md PATH``: the study's Markdown table, also printed ('-': printed only).
 md_option = click.option(
-    "--md", "md_path", type=click.Path(dir_okay=False), help="Markdown table to PATH."
+    "--md",
+    "md_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Markdown table to PATH ('-' for stdout only).",
 )
 
 
@@ -18,10 +21,10 @@ def emit_study(
     result: dict, markdown: Callable[[dict], str], json_path: str | None, md_path: str | None
 ) -> None:
     """Write ``result`` as JSON (``json_path``, '-' for stdout) and its table (``md_path``),
-    each atomically, and print the table."""
+    each atomically, and print the table (on stderr when the JSON goes to stdout)."""
     if json_path:
         write_json(json_path, result)
     text = markdown(result)
-    if md_path:
+    if md_path and md_path != "-":
         write_text(md_path, text)
-    click.echo(text)
+    click.echo(text, err=json_path == "-")

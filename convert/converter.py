@@ -136,11 +136,13 @@ def convert_keras_model(
     command: str = "",
     c_array: bool = False,
     log: Log = lambda msg: None,
+    manifest_fields: dict | None = None,
 ) -> list[Converted]:
     """Convert ``model_path`` in each of ``modes`` into ``out_dir``; see the module docstring.
 
     ``beats`` (the DS1 BeatSet, or a user calibration file's ``BeatFile``) gives the int8
-    calibration sample and the check beats.
+    calibration sample and the check beats; ``manifest_fields`` are added to each manifest
+    (e.g. the patient of a patient-specific model), in the same atomic write.
     """
 
     from .export import ExportModel, check_export
@@ -225,6 +227,7 @@ def convert_keras_model(
         }
         if loaded.calibrated:  # the runtime then insists on a patient calibration
             fields["calibrated"] = True
+        fields.update(manifest_fields or {})
         if mode == "int8":
             fields["calibration"] = {
                 **calibration.describe(),

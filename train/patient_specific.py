@@ -209,7 +209,6 @@ def fit_network(
     OUT/fusion-RECORD-int8-floatio.tflite (manifest: the patient) and OUT/calibration.json."""
 
     from edge_ecg.datadir import sha256_file
-    from edge_ecg.manifest import read_manifest, write_manifest
 
     recipe = recipe or CHOSEN
     patient = patient_beats(record, annotator)
@@ -219,15 +218,12 @@ def fit_network(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = f"python -m train.patient_specific fit {record} --arch fusion --out {out}"
-    path = int8_file(net, ds1, out, f"fusion-{patient.name}", command)
-    manifest = read_manifest(path)
-    manifest.update(
+    path = int8_file(
+        net, ds1, out, f"fusion-{patient.name}", command,
         patient=patient.name,
         fine_tune={**asdict(recipe), "seed": seed, "labelled_beats": len(patient.own)},
-    )
-    manifest["training_data"] = {**ds1.checksums, str(patient.header): sha256_file(patient.header)}
-    written = ("format", "file", "sha256", "bytes")  # write_manifest computes these again
-    write_manifest(path, **{k: v for k, v in manifest.items() if k not in written})
+        training_data={**ds1.checksums, str(patient.header): sha256_file(patient.header)},
+    )  # fmt: skip
     patient.write_calibration(out)
     return {"labelled_beats": len(patient.own), "tflite": str(path), "bytes": path.stat().st_size}
 
@@ -304,9 +300,12 @@ def tuned_network(model: str | Path, replay: BeatSet, own: BeatSet, recipe: Fine
     return net
 
 
-def int8_file(net, beats: BeatSet, folder: Path, name: str = "fusion", command: str = "") -> Path:
+def int8_file(
+    net, beats: BeatSet, folder: Path, name: str = "fusion", command: str = "", **fields
+) -> Path:
     """Save ``net`` as FOLDER/NAME.keras and convert it to int8 as the published calibrated
-    fusion file was (ranges on ``beats``, calibrated DS1); returns the ``.tflite`` path."""
+    fusion file was (ranges on ``beats``, calibrated DS1; ``fields`` join its manifest);
+    returns the ``.tflite`` path."""
     from convert.converter import Options, convert_keras_model
     from edge_ecg.atomic import atomic_path
 
@@ -314,8 +313,9 @@ def int8_file(net, beats: BeatSet, folder: Path, name: str = "fusion", command: 
     with atomic_path(keras_path) as tmp:
         net.save(tmp)
     (done,) = convert_keras_model(
-        keras_path, ["int8"], folder, beats, Options(**INT8), command=command
-    )
+        keras_path, ["int8"], folder, beats, Options(**INT8), command=command,
+        manifest_fields=fields,
+    )  # fmt: skip
     return done.path
 
 

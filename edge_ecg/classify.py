@@ -21,7 +21,7 @@ from .calibration import Calibration, calibrate, check_calibrated, check_patient
 from .detect import PeakDetector, end_padding
 from .errors import InputError
 from .leads import TwoLeadDetector
-from .models import BeatModel, load_model
+from .models import BeatModel, load_model, model_patient
 from .preprocess import Cleaner, check_signal
 from .quality import QualityMonitor, Segment
 from .rhythm import rhythm_rule as rhythm_rule_of
@@ -63,14 +63,8 @@ class Classifier:
             self.model = model
         else:
             self.model = load_model(model, threads=threads, calibrated=calibrated)
-        check_patient(getattr(self.model, "path", "model"), self.patient, calibration)
+        check_patient(getattr(self.model, "path", "model"), model_patient(self.model), calibration)
         self.calibration = calibration
-
-    @property
-    def patient(self) -> str | None:
-        """The patient a patient-specific model was trained for (its manifest), else None."""
-        manifest = getattr(self.model, "manifest", None)
-        return manifest.get("patient") if manifest else None
 
     @property
     def needs_rhythm(self) -> bool:

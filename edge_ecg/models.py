@@ -89,6 +89,13 @@ class KerasModel:
         return np.asarray(self.model.predict(args, batch_size=1024, verbose=0), np.float32)
 
 
+def model_patient(model: object) -> str | None:
+    """The patient a patient-specific model was trained for (its manifest names it), else
+    None: such a model is right for that patient only."""
+    manifest = getattr(model, "manifest", None)
+    return manifest.get("patient") if manifest else None
+
+
 def load_model(
     path: str | os.PathLike[str] | None = None,
     threads: int = 1,

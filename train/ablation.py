@@ -18,13 +18,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.errors import InputError
 from edge_ecg.metrics import headline_figures
 from edge_ecg.options import data_dir_option, json_option
 
 from .config import load_config
+from .study_output import emit_study
 
 SEEDS = (0, 1, 2)
 #: (run name, arch, width, other settings) of every arm.
@@ -168,14 +168,9 @@ def summarize(runs_dir, md_path, json_path, plot_path) -> None:
     arms = collect(Path(runs_dir))
     if not arms:
         raise InputError(f"{runs_dir}: no finished run (ARM-sSEED/metrics.json); run 'run' first")
-    text = table(arms)
-    if md_path != "-":
-        write_text(md_path, text)
-    if json_path:
-        write_json(json_path, arms)
+    emit_study(arms, table, json_path, md_path)
     if plot_path:
         plot(Path(runs_dir), arms, plot_path)
-    click.echo(text, err=json_path == "-")  # JSON on stdout stays parseable
 
 
 def plot(runs_dir: Path, arms: dict[str, list[dict]], path: str) -> None:

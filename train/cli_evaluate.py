@@ -87,7 +87,7 @@ def evaluate(
       edge-ecg evaluate --rhythm-rule --split DS2 --json rule.json
     """
     from edge_ecg.errors import InputError
-    from edge_ecg.models import load_model
+    from edge_ecg.models import load_model, model_patient
 
     if two_leads and not end_to_end:
         raise InputError("--two-leads helps the detector: use it with --end-to-end")
@@ -95,7 +95,7 @@ def evaluate(
         raise InputError("--artifact-check acts on detected beats: use it with --end-to-end")
 
     model = load_model(model_path, threads=threads, calibrated=None)
-    patient = (getattr(model, "manifest", None) or {}).get("patient")
+    patient = model_patient(model)
     if patient is not None:
         raise InputError(
             f"{model_path}: patient {patient}'s own model; evaluate scores every record of a "

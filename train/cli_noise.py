@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from edge_ecg.atomic import write_json, write_text
 from edge_ecg.errors import InputError
 from edge_ecg.options import data_dir_option, json_option, progress
+
+from .study_output import emit_study, md_option
 
 
 @click.command("noise-stress")
@@ -22,12 +23,7 @@ from edge_ecg.options import data_dir_option, json_option, progress
 )
 @click.option("--model", type=click.Path(dir_okay=False), help="Default: the shipped model.")
 @json_option("every figure")
-@click.option(
-    "--md",
-    "md_path",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Markdown tables to PATH ('-': printed only).",
-)
+@md_option
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="PNG curves.")
 @click.option(
     "--two-leads",
@@ -70,11 +66,6 @@ def noise_stress(
         data_dir, snrs, [r for r in records.split(",") if r], model, bar=progress,
         two_leads=two_leads, artifact_check=artifact_check,
     )  # fmt: skip
-    text = markdown(result)
-    if json_path:
-        write_json(json_path, result)
-    if md_path and md_path != "-":
-        write_text(md_path, text)
+    emit_study(result, markdown, json_path, md_path)
     if plot_path:
         plot(result, plot_path)
-    click.echo(text, err=json_path == "-")

@@ -349,9 +349,7 @@ def network_study(
     records = list(np.unique(target.records))
     scored = ~own
     untuned = np.full(len(target), -1)
-    for record in records:
-        later = (target.records == record) & ~own
-        untuned[later] = predict(net, target.where(later))
+    untuned[scored] = predict(net, target.where(scored))
     result: dict = {"model": str(Path(model).name), "seeds": list(seeds), "split": split,
                     "recipes": {r.name(): asdict(r) for r in recipes}}  # fmt: skip
 
@@ -377,8 +375,8 @@ def network_study(
                     tuned["int8"][later] = probs.argmax(1)
             for precision in ("float", "int8") if int8 else ("float",):
                 arm = f"{recipe.name()} {precision}"
-                result["figures"][f"{arm} seed {seed}"] = figures(tuned[precision])
-                runs.setdefault(arm, []).append({"seed": seed, **figures(tuned[precision])})
+                result["figures"][f"{arm} seed {seed}"] = row = figures(tuned[precision])
+                runs.setdefault(arm, []).append({"seed": seed, **row})
     result["summary"] = {arm: seed_summary(r) for arm, r in runs.items()}
     return result
 

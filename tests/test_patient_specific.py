@@ -153,3 +153,34 @@ def test_a_patients_fine_tuned_network_depends_only_on_its_inputs(data_dir):
     weights("201", 1)
     assert same(first, weights("118", 0))
     assert not same(first, weights("118", 1))
+
+
+@pytest.mark.slow
+def test_the_network_study_keeps_the_probabilities_its_figures_come_from(data_dir):
+    """``network_study(probabilities=...)`` keeps, for every arm, the probabilities whose
+    argmax gives the figures it reports, and each hold-out record's labelled-minute counts;
+    the untuned arm matches the published hold-out table."""
+    from train.patient_specific import FineTune, network_study
+
+    kept: dict = {}
+    recipe = FineTune(replay=300, epochs=1)
+    result = network_study(data_dir, recipes=(recipe,), split="holdout", probabilities=kept)
+    labels = kept["labels"]
+    for arm in ("untuned", f"{recipe.name()} float seed 0"):
+        pred = kept[arm].argmax(1)
+        assert kept[arm].shape == (labels.size, 5)
+        assert np.allclose(kept[arm].sum(1), 1, atol=1e-4)
+        figures = evaluate_predictions(labels, pred)
+        assert figures["accuracy"] == pytest.approx(result["figures"][arm]["accuracy"])
+        assert figures["macro_f1"] == pytest.approx(result["figures"][arm]["macro_f1"])
+    assert sorted(set(kept["records"])) == ["101", "118", "119", "124", "201", "215"]
+    counts = kept["labelled"]
+    assert counts.shape == (6, 5) and counts[:, 0].min() > 200  # 5 minutes of mostly N
+    assert counts[3, 2] == 0 and (labels[kept["records"] == "124"] == 2).sum() > 0  # 124's V
+    published = json.loads(
+        (Path(__file__).resolve().parent.parent / "docs" / "results"
+         / "patient-specific-network-holdout.json").read_text()
+    )["figures"]["untuned"]  # fmt: skip
+    assert result["figures"]["untuned"]["accuracy"] == pytest.approx(
+        published["accuracy"], abs=1e-3
+    )

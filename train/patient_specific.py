@@ -44,9 +44,11 @@ from pathlib import Path
 import click
 import numpy as np
 
+from edge_ecg.atomic import atomic_path
 from edge_ecg.cli import EdgeEcgGroup
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option, progress
+from edge_ecg.spec import CLASSES
 
 from .beatset import BeatSet, load_beats
 from .config import HOLDOUT
@@ -307,7 +309,6 @@ def int8_file(
     fusion file was (ranges on ``beats``, calibrated DS1; ``fields`` join its manifest);
     returns the ``.tflite`` path."""
     from convert.converter import Options, convert_keras_model
-    from edge_ecg.atomic import atomic_path
 
     keras_path = folder / f"{name}.keras"
     with atomic_path(keras_path) as tmp:
@@ -327,13 +328,17 @@ def network_study(
     split: str = "DS2",
     int8: bool = False,
     progress=None,
+    probabilities: dict | None = None,
 ) -> dict:
     """The calibrated network (Keras, float; and its int8 file when ``int8``) fine-tuned per
     record of ``split`` on the record's labelled first 5 minutes, against the same network
     untuned, on the beats after minute 5. ``split`` "holdout" is the six DS1 hold-out
     records (the replay then comes from the other DS1 records only, as always), where the
     recipe is chosen; DS2 is where it is reported. Figures per recipe, precision and seed
-    (``figures``), and mean ± sd over the seeds (``summary``)."""
+    (``figures``), and mean ± sd over the seeds (``summary``). A ``probabilities`` dict is
+    filled with every arm's class probabilities on the scored beats, and their labels,
+    records and the records' labelled-minute class counts, so that rules applied after the
+    network can be studied without fine-tuning again."""
     import tempfile
 
     import keras
@@ -348,19 +353,28 @@ def network_study(
     net = keras.saving.load_model(model, safe_mode=True)
     records = list(np.unique(target.records))
     scored = ~own
-    untuned = np.full(len(target), -1)
+    untuned = np.zeros((len(target), len(CLASSES)), np.float32)
     untuned[scored] = predict(net, target.where(scored))
     result: dict = {"model": str(Path(model).name), "seeds": list(seeds), "split": split,
                     "recipes": {r.name(): asdict(r) for r in recipes}}  # fmt: skip
 
-    def figures(pred: np.ndarray) -> dict:
-        return headline_figures(evaluate_predictions(target.labels[scored], pred[scored]))
+    def figures(probs: np.ndarray) -> dict:
+        pred = probs[scored].argmax(1)
+        return headline_figures(evaluate_predictions(target.labels[scored], pred))
 
+    def keep(arm: str, probs: np.ndarray) -> None:
+        if probabilities is not None:
+            probabilities[arm] = probs[scored]
+
+    if probabilities is not None:
+        probabilities.update(labels=target.labels[scored], records=target.records[scored],
+                             labelled=labelled_counts(target, own))  # fmt: skip
     result["figures"] = {"untuned": figures(untuned)}
+    keep("untuned", untuned)
     runs: dict[str, list[dict]] = {}
     for recipe in recipes:
         for seed in seeds:
-            tuned = {"float": np.full(len(target), -1), "int8": np.full(len(target), -1)}
+            tuned = {p: np.zeros_like(untuned) for p in ("float", "int8")}
             label = f"{recipe.name()}" + (f" seed {seed}" if len(seeds) > 1 else "")
             for record in progress(records, label) if progress else records:
                 mine, later = (target.records == record) & own, (target.records == record) & ~own
@@ -372,17 +386,28 @@ def network_study(
                         probs = TFLiteModel(path, calibrated=True).predict(
                             target.windows[later], target.rr[later]
                         )
-                    tuned["int8"][later] = probs.argmax(1)
+                    tuned["int8"][later] = probs
             for precision in ("float", "int8") if int8 else ("float",):
                 arm = f"{recipe.name()} {precision}"
                 result["figures"][f"{arm} seed {seed}"] = row = figures(tuned[precision])
+                keep(f"{arm} seed {seed}", tuned[precision])
                 runs.setdefault(arm, []).append({"seed": seed, **row})
     result["summary"] = {arm: seed_summary(r) for arm, r in runs.items()}
     return result
 
 
 def predict(net, beats: BeatSet) -> np.ndarray:
-    return net.predict([beats.windows, beats.rr], batch_size=1024, verbose=0).argmax(1)
+    """Class probabilities of ``net`` on ``beats``."""
+    return net.predict([beats.windows, beats.rr], batch_size=1024, verbose=0)
+
+
+def labelled_counts(target: BeatSet, own: np.ndarray) -> np.ndarray:
+    """Per record of ``target`` (sorted), its labelled minutes' beats per class (CLASSES)."""
+    records = np.unique(target.records)
+    return np.array(
+        [[np.sum((target.records == r) & own & (target.labels == c)) for c in range(len(CLASSES))]
+         for r in records]
+    )  # fmt: skip
 
 
 NETWORK_COLUMNS = (("accuracy", 2), ("macro_f1", 1), ("S_se", 1), ("S_ppv", 1), ("V_se", 1),
@@ -460,18 +485,31 @@ def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
     "--int8", is_flag=True, help="Also convert each patient's network to int8 and score it."
 )
 @click.option("--seed", "seeds", type=int, multiple=True, help="Seeds (repeat) [default: 0].")
+@click.option(
+    "--probabilities",
+    "probabilities_path",
+    type=click.Path(dir_okay=False),
+    help="Also save every arm's class probabilities on the scored beats, with their labels "
+    "and records (.npz): rules applied after the network can then be studied without "
+    "fine-tuning again.",
+)
 @json_option("the figures")
 @md_option
 def network_command(
-    data_dir, model: str, split: str, all_recipes: bool, int8: bool, seeds, json_path, md_path
-) -> None:
+    data_dir, model: str, split: str, all_recipes: bool, int8: bool, seeds, probabilities_path,
+    json_path, md_path,
+) -> None:  # fmt: skip
     """The calibrated network fine-tuned per record (see ``network_study``)."""
     recipes = RECIPES if all_recipes else (CHOSEN,)
+    kept: dict | None = {} if probabilities_path else None
     result = network_study(
-        data_dir, model, seeds or (0,), recipes, split=split, int8=int8, progress=progress
+        data_dir, model, seeds or (0,), recipes, split, int8, progress, probabilities=kept
     )
     if all_recipes:
         result["chosen"] = choose(result)
+    if probabilities_path:
+        with atomic_path(probabilities_path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **kept)
     emit_study(result, network_markdown, json_path, md_path)
 
 

@@ -561,6 +561,7 @@ STUDIES = {
     "train.causality": ["--data-dir", "{missing}"],
     "train.rhythm": ["--data-dir", "{missing}"],
     "train.calibration_age": ["--data-dir", "{missing}"],
+    "train.prior_shift": ["--data-dir", "{missing}"],
     "train.ablation": ["summarize", "--runs", "{missing}", "--md", "{out}"],
     "train.adaptive_study": ["summarize", "--runs", "{missing}", "--md", "{out}"],
 }

@@ -57,6 +57,11 @@ class Calibration:
             "beats": self.beats,
         }
 
+    def document(self, record: str, annotator: str, minutes: float) -> dict:
+        """The calibration file's body: where it was fitted (read back as ``patient``), then
+        the calibration; one layout for ``edge-ecg calibrate`` and the patient-specific fit."""
+        return {"record": record, "annotator": annotator, "minutes": minutes, **self.to_dict()}
+
     @classmethod
     def from_dict(cls, d: dict, where: str = "calibration") -> Calibration:
         try:

@@ -54,8 +54,7 @@ def calibrate(record, annotator, minutes, lead, json_path) -> None:
         cal = calibration_of_record(rec.signal, rec.fs, rec.beat_samples, normal, minutes * 60)
     except InputError as e:
         raise InputError(f"record {rec.name}: {e}") from None
-    body = {"record": rec.name, "annotator": annotator, "minutes": minutes, **cal.to_dict()}
-    write_json(json_path, body)
+    write_json(json_path, cal.document(rec.name, annotator, minutes))
     click.echo(
         f"{rec.name}: calibrated on {cal.beats} normal beats of the first {minutes:g} min; "
         f"RR scale {cal.long_factor:.2f} (median), {cal.mean_factor:.2f} (mean)",

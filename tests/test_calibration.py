@@ -295,7 +295,10 @@ def test_the_rhythm_rule_is_scored_for_a_calibrated_model(data_dir, tmp_path):
     out = {}
     for name, extra in (("plain", []), ("rule", ["--rhythm-rule"])):
         path = tmp_path / f"{name}.json"
-        r = CliRunner().invoke(cli, ["evaluate", "--model", tree, *extra, "--json", str(path)])
+        r = CliRunner().invoke(
+            cli,
+            ["evaluate", "--data-dir", str(data_dir), "--model", tree, *extra, "--json", str(path)],
+        )
         assert r.exit_code == 0, r.output
         out[name] = json.loads(path.read_text())
     plain, rule = out["plain"], out["rule"]

@@ -103,7 +103,7 @@ def test_a_patients_own_fusion_network_runs_on_the_device_in_int8(data_dir, tmp_
     # another patient's calibration, or scoring it on every record, is refused
     with pytest.raises(InputError, match=r"patient 232's own model.*record 233's"):
         Classifier(tflite, calibration=replace(cal, patient="233"))
-    r = CliRunner().invoke(cli, ["evaluate", "--model", str(tflite)])
+    r = CliRunner().invoke(cli, ["evaluate", "--data-dir", str(data_dir), "--model", str(tflite)])
     assert r.exit_code == 2 and "patient 232's own model" in r.stderr
 
     mine = _after_minute_5(rec, classify_record(rec.signal, rec.fs, tflite, calibration=cal))

@@ -133,7 +133,7 @@ def patient_beats(record: str | Path, annotator: str = "atr") -> Patient:
     windows, rr = calibrate(windows, rr, cal)
     own = BeatSet(windows, rr, rec.beat_classes[index], np.full(len(beats), rec.name),
                   rec.beat_samples[index], {})  # fmt: skip
-    body = {"record": rec.name, "annotator": annotator, "minutes": seconds / 60, **cal.to_dict()}
+    body = cal.document(rec.name, annotator, seconds / 60)
     return Patient(rec.name, own, body, Path(f"{record}.hea"))
 
 

@@ -562,6 +562,7 @@ STUDIES = {
     "train.rhythm": ["--data-dir", "{missing}"],
     "train.calibration_age": ["--data-dir", "{missing}"],
     "train.prior_shift": ["--data-dir", "{missing}"],
+    "train.patient_specific": ["errors", "{missing}", "--md", "{out}"],
     "train.ablation": ["summarize", "--runs", "{missing}", "--md", "{out}"],
     "train.adaptive_study": ["summarize", "--runs", "{missing}", "--md", "{out}"],
 }

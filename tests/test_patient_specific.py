@@ -184,3 +184,25 @@ def test_the_network_study_keeps_the_probabilities_its_figures_come_from(data_di
     assert result["figures"]["untuned"]["accuracy"] == pytest.approx(
         published["accuracy"], abs=1e-3
     )
+
+
+def test_false_calls_count_what_each_arm_wrongly_called_per_record():
+    """Hand-counted: record a has 1 N and 1 S called V, record b 1 N called V and 1 V called S;
+    the labelled counts come back per record."""
+    from train.patient_specific import false_calls
+
+    eye = np.eye(5, dtype=np.float32)
+    kept = {
+        "labels": np.array([0, 1, 2, 0, 2, 0]),
+        "records": np.array(["a", "a", "a", "b", "b", "b"]),
+        "labelled": np.array([[9, 0, 0, 0, 0], [7, 0, 3, 0, 0]]),
+        "arm": eye[[2, 2, 2, 2, 1, 0]],
+    }
+    v, s = false_calls(kept)["arm"]["V"], false_calls(kept)["arm"]["S"]
+    assert (v["false"], v["called"]) == (3, 4)
+    assert [(r["record"], r["false"], r["labelled"]) for r in v["records"]] == [
+        ("a", 2, 0),
+        ("b", 1, 3),
+    ]
+    assert v["records"][0]["truly"] == {"N": 1, "S": 1, "V": 0, "F": 0, "Q": 0}
+    assert (s["false"], s["called"]) == (1, 1) and s["records"][0]["truly"]["V"] == 1

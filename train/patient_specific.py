@@ -23,7 +23,10 @@ Nothing after minute 5 of a test record is seen before it is scored.
         --md docs/results/patient-specific-network-holdout.md
     python -m train.patient_specific network --int8 --seed 0 --seed 1 --seed 2 \\
         --json docs/results/patient-specific-network.json \\
-        --md docs/results/patient-specific-network.md
+        --md docs/results/patient-specific-network.md --probabilities runs/ps/ds2.npz
+    python -m train.patient_specific errors runs/ps/ds2.npz \\
+        --json docs/results/patient-specific-network-errors.json \\
+        --md docs/results/patient-specific-network-errors.md
 
 For a patient (a WFDB record whose first 5 minutes a clinician has labelled), ``fit`` trains
 the patient's model and writes it with the patient's calibration, ready for the device:
@@ -46,6 +49,7 @@ import numpy as np
 
 from edge_ecg.atomic import atomic_path
 from edge_ecg.cli import EdgeEcgGroup
+from edge_ecg.errors import InputError
 from edge_ecg.metrics import evaluate_predictions, headline_figures, percent
 from edge_ecg.options import data_dir_option, json_option, progress
 from edge_ecg.spec import CLASSES
@@ -442,6 +446,45 @@ def choose(result: dict) -> str:
     return best.removesuffix(" float")
 
 
+def false_calls(probabilities: dict, classes: tuple[str, ...] = ("S", "V")) -> dict:
+    """Per arm of a ``network_study(probabilities=...)`` and per class in ``classes``: the
+    beats wrongly called that class, per record (most first), with what they truly are,
+    and how many beats of the class the record's labelled minutes held."""
+    labels, records = probabilities["labels"], probabilities["records"]
+    names = np.unique(records).tolist()
+    labelled = dict(zip(names, probabilities["labelled"].tolist(), strict=True))
+    out: dict = {}
+    for arm in (k for k in probabilities if k not in ("labels", "records", "labelled")):
+        pred = probabilities[arm].argmax(1)
+        out[arm] = {}
+        for name in classes:
+            c = CLASSES.index(name)
+            wrong = (pred == c) & (labels != c)
+            rows = []
+            for r in names:
+                truly = np.bincount(labels[wrong & (records == r)], minlength=len(CLASSES))
+                if truly.sum():
+                    rows.append({"record": r, "false": int(truly.sum()),
+                                 "truly": dict(zip(CLASSES, truly.tolist(), strict=True)),
+                                 "labelled": int(labelled[r][c])})  # fmt: skip
+            rows.sort(key=lambda row: -row["false"])
+            out[arm][name] = {"false": int(wrong.sum()), "called": int(np.sum(pred == c)),
+                              "records": rows}  # fmt: skip
+    return out
+
+
+def false_calls_markdown(result: dict) -> str:
+    lines = ["| arm | class | false / called | most false in (record: false, and beats of "
+             "the class among its labelled ones) |", "|---|---|---:|---|"]  # fmt: skip
+    for arm, per_class in result.items():
+        for name, f in per_class.items():
+            top = ", ".join(
+                f"{r['record']}: {r['false']} ({r['labelled']})" for r in f["records"][:5]
+            )
+            lines.append(f"| {arm} | {name} | {f['false']} / {f['called']} | {top} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict) -> str:
     seeds = [r["seed"] for r in result["summary"]["runs"]]
     return summary_markdown(
@@ -512,6 +555,27 @@ def network_command(
         with atomic_path(probabilities_path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, **kept)
     emit_study(result, network_markdown, json_path, md_path)
+
+
+@main.command("errors")
+@click.argument("probabilities", type=click.Path(dir_okay=False))
+@json_option("the false calls")
+@md_option
+def errors_command(probabilities: str, json_path: str | None, md_path: str | None) -> None:
+    """Where each arm's false S and V calls are, per record, from the .npz that 'network
+    --probabilities' wrote."""
+    import zipfile
+
+    try:
+        with np.load(probabilities) as z:
+            kept = {k: z[k] for k in z.files}
+    except OSError as e:
+        raise InputError(f"{probabilities}: cannot read it ({e.strerror or e})") from None
+    except (ValueError, AttributeError, TypeError, zipfile.BadZipFile):
+        kept = {}
+    if not {"labels", "records", "labelled"} <= kept.keys():
+        raise InputError(f"{probabilities}: not a .npz written by 'network --probabilities'")
+    emit_study(false_calls(kept), false_calls_markdown, json_path, md_path)
 
 
 @main.command("fit")

@@ -206,3 +206,18 @@ def test_false_calls_count_what_each_arm_wrongly_called_per_record():
     ]
     assert v["records"][0]["truly"] == {"N": 1, "S": 1, "V": 0, "F": 0, "Q": 0}
     assert (s["false"], s["called"]) == (1, 1) and s["records"][0]["truly"]["V"] == 1
+
+
+def test_the_rule_refuses_probabilities_of_another_split(data_dir, tmp_path):
+    """`rule` on a probabilities file whose beats are not the split's: one line, exit 2."""
+    from click.testing import CliRunner
+
+    from train.patient_specific import main
+
+    fake = tmp_path / "p.npz"
+    np.savez(fake, labels=np.zeros(10, int), records=np.full(10, "101"),
+             labelled=np.zeros((1, 5), int), untuned=np.eye(5)[np.zeros(10, int)])  # fmt: skip
+    r = CliRunner().invoke(main, ["rule", str(fake), "--data-dir", str(data_dir)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "p.npz" in r.stderr and "not written for this split" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

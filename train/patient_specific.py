@@ -350,10 +350,8 @@ def network_study(
 
     from edge_ecg.interpreter import TFLiteModel
 
-    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
-    held = np.isin(ds1.records, list(HOLDOUT))
-    replay = ds1.where(~held)
-    target = ds1.where(held) if split == "holdout" else calibrate_beats(load_beats(data_dir, split))
+    ds1, target = split_beats(data_dir, split)
+    replay = ds1.where(~np.isin(ds1.records, list(HOLDOUT)))
     own = calibration_stretch(target)
     net = keras.saving.load_model(model, safe_mode=True)
     records = list(np.unique(target.records))
@@ -399,6 +397,51 @@ def network_study(
                 runs.setdefault(arm, []).append({"seed": seed, **row})
     result["summary"] = {arm: seed_summary(r) for arm, r in runs.items()}
     return result
+
+
+def split_beats(data_dir, split: str) -> tuple[BeatSet, BeatSet]:
+    """The calibrated DS1 beats and those of ``split`` ("holdout": the six DS1 hold-out
+    records, else a split's name), every beat of each record, in order."""
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
+    if split == "holdout":
+        return ds1, ds1.where(np.isin(ds1.records, list(HOLDOUT)))
+    return ds1, calibrate_beats(load_beats(data_dir, split))
+
+
+def with_rhythm_rule(probabilities: dict, target: BeatSet, threshold: float) -> dict:
+    """Every arm's figures without and with the runtime's rhythm rule (S becomes N where the
+    rhythm before the beat is irregular, ``edge_ecg.rhythm``); irregularity is measured over
+    whole records, so a scored beat's history reaches into its labelled minutes."""
+    from edge_ecg.rhythm import rhythm_rule
+
+    from .rhythm import rule_irregularity
+
+    scored = ~calibration_stretch(target)
+    if not np.array_equal(probabilities["labels"], target.labels[scored]):
+        raise InputError("these probabilities were not written for this split (the beats differ)")
+    irregular = rule_irregularity(target)[scored]
+
+    def figures(pred: np.ndarray) -> dict:
+        return headline_figures(evaluate_predictions(probabilities["labels"], pred))
+
+    out: dict = {}
+    for arm in (k for k in probabilities if k not in ("labels", "records", "labelled")):
+        pred = probabilities[arm].argmax(1)
+        out[arm] = {"off": figures(pred), "rule": figures(rhythm_rule(pred, irregular, threshold))}
+    return out
+
+
+def rule_markdown(result: dict) -> str:
+    lines = [
+        f"| {result['split']} after minute 5 | rhythm rule (> {result['threshold']:g}) | "
+        "accuracy % | macro-F1 % | S Se % | S +P % | V Se % | V +P % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm, both in result["figures"].items():
+        for ruled, f in both.items():
+            cells = [percent(f[k], d) for k, d in NETWORK_COLUMNS[:-1]]
+            lines.append(f"| {arm} | {ruled} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def predict(net, beats: BeatSet) -> np.ndarray:
@@ -564,18 +607,51 @@ def network_command(
 def errors_command(probabilities: str, json_path: str | None, md_path: str | None) -> None:
     """Where each arm's false S and V calls are, per record, from the .npz that 'network
     --probabilities' wrote."""
+    emit_study(false_calls(read_probabilities(probabilities)), false_calls_markdown, json_path,
+               md_path)  # fmt: skip
+
+
+@main.command("rule")
+@click.argument("probabilities", type=click.Path(dir_okay=False))
+@data_dir_option
+@click.option(
+    "--split",
+    type=click.Choice(["DS2", "holdout"]),
+    default="DS2",
+    show_default=True,
+    help="The split 'network' was run on.",
+)
+@json_option("the figures")
+@md_option
+def rule_command(probabilities: str, data_dir, split: str, json_path, md_path) -> None:
+    """Every arm of a 'network --probabilities' file without and with the runtime's rhythm
+    rule (edge-ecg classify --rhythm-rule)."""
+    from edge_ecg.rhythm import IRREGULAR
+
+    kept = read_probabilities(probabilities)
+    _, target = split_beats(data_dir, split)
+    try:
+        figures = with_rhythm_rule(kept, target, IRREGULAR)
+    except InputError as e:
+        raise InputError(f"{probabilities}: {e} (--split {split})") from None
+    result = {"split": split, "threshold": IRREGULAR, "figures": figures}
+    emit_study(result, rule_markdown, json_path, md_path)
+
+
+def read_probabilities(path: str) -> dict:
+    """The arrays of a 'network --probabilities' file, or one line saying why not."""
     import zipfile
 
     try:
-        with np.load(probabilities) as z:
+        with np.load(path) as z:
             kept = {k: z[k] for k in z.files}
     except OSError as e:
-        raise InputError(f"{probabilities}: cannot read it ({e.strerror or e})") from None
+        raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None
     except (ValueError, AttributeError, TypeError, zipfile.BadZipFile):
         kept = {}
     if not {"labels", "records", "labelled"} <= kept.keys():
-        raise InputError(f"{probabilities}: not a .npz written by 'network --probabilities'")
-    emit_study(false_calls(kept), false_calls_markdown, json_path, md_path)
+        raise InputError(f"{path}: not a .npz written by 'network --probabilities'")
+    return kept
 
 
 @main.command("fit")

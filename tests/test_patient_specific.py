@@ -189,7 +189,7 @@ def test_the_network_study_keeps_the_probabilities_its_figures_come_from(data_di
 def test_false_calls_count_what_each_arm_wrongly_called_per_record():
     """Hand-counted: record a has 1 N and 1 S called V, record b 1 N called V and 1 V called S;
     the labelled counts come back per record."""
-    from train.patient_specific import false_calls
+    from train.posthoc import false_calls
 
     eye = np.eye(5, dtype=np.float32)
     kept = {

@@ -58,6 +58,13 @@ from .beatset import BeatSet, load_beats
 from .config import HOLDOUT
 from .gbt import fit_gbt, seed_summary, study_figures, summary_markdown, tree_inputs
 from .patient_adaptive import CALIBRATION_SECONDS, calibrate_beats, calibration_stretch
+from .posthoc import (
+    false_calls,
+    false_calls_markdown,
+    read_probabilities,
+    rule_markdown,
+    with_rhythm_rule,
+)
 from .study_output import emit_study, md_option
 from .trainer import class_weights
 
@@ -408,42 +415,6 @@ def split_beats(data_dir, split: str) -> tuple[BeatSet, BeatSet]:
     return ds1, calibrate_beats(load_beats(data_dir, split))
 
 
-def with_rhythm_rule(probabilities: dict, target: BeatSet, threshold: float) -> dict:
-    """Every arm's figures without and with the runtime's rhythm rule (S becomes N where the
-    rhythm before the beat is irregular, ``edge_ecg.rhythm``); irregularity is measured over
-    whole records, so a scored beat's history reaches into its labelled minutes."""
-    from edge_ecg.rhythm import rhythm_rule
-
-    from .rhythm import rule_irregularity
-
-    scored = ~calibration_stretch(target)
-    if not np.array_equal(probabilities["labels"], target.labels[scored]):
-        raise InputError("these probabilities were not written for this split (the beats differ)")
-    irregular = rule_irregularity(target)[scored]
-
-    def figures(pred: np.ndarray) -> dict:
-        return headline_figures(evaluate_predictions(probabilities["labels"], pred))
-
-    out: dict = {}
-    for arm in (k for k in probabilities if k not in ("labels", "records", "labelled")):
-        pred = probabilities[arm].argmax(1)
-        out[arm] = {"off": figures(pred), "rule": figures(rhythm_rule(pred, irregular, threshold))}
-    return out
-
-
-def rule_markdown(result: dict) -> str:
-    lines = [
-        f"| {result['split']} after minute 5 | rhythm rule (> {result['threshold']:g}) | "
-        "accuracy % | macro-F1 % | S Se % | S +P % | V Se % | V +P % |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for arm, both in result["figures"].items():
-        for ruled, f in both.items():
-            cells = [percent(f[k], d) for k, d in NETWORK_COLUMNS[:-1]]
-            lines.append(f"| {arm} | {ruled} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def predict(net, beats: BeatSet) -> np.ndarray:
     """Class probabilities of ``net`` on ``beats``."""
     return net.predict([beats.windows, beats.rr], batch_size=1024, verbose=0)
@@ -487,45 +458,6 @@ def choose(result: dict) -> str:
     tuned = {k: v["mean"] for k, v in result["summary"].items() if k.endswith(" float")}
     best = max(tuned, key=lambda k: (tuned[k]["macro_f1"], tuned[k]["accuracy"]))
     return best.removesuffix(" float")
-
-
-def false_calls(probabilities: dict, classes: tuple[str, ...] = ("S", "V")) -> dict:
-    """Per arm of a ``network_study(probabilities=...)`` and per class in ``classes``: the
-    beats wrongly called that class, per record (most first), with what they truly are,
-    and how many beats of the class the record's labelled minutes held."""
-    labels, records = probabilities["labels"], probabilities["records"]
-    names = np.unique(records).tolist()
-    labelled = dict(zip(names, probabilities["labelled"].tolist(), strict=True))
-    out: dict = {}
-    for arm in (k for k in probabilities if k not in ("labels", "records", "labelled")):
-        pred = probabilities[arm].argmax(1)
-        out[arm] = {}
-        for name in classes:
-            c = CLASSES.index(name)
-            wrong = (pred == c) & (labels != c)
-            rows = []
-            for r in names:
-                truly = np.bincount(labels[wrong & (records == r)], minlength=len(CLASSES))
-                if truly.sum():
-                    rows.append({"record": r, "false": int(truly.sum()),
-                                 "truly": dict(zip(CLASSES, truly.tolist(), strict=True)),
-                                 "labelled": int(labelled[r][c])})  # fmt: skip
-            rows.sort(key=lambda row: -row["false"])
-            out[arm][name] = {"false": int(wrong.sum()), "called": int(np.sum(pred == c)),
-                              "records": rows}  # fmt: skip
-    return out
-
-
-def false_calls_markdown(result: dict) -> str:
-    lines = ["| arm | class | false / called | most false in (record: false, and beats of "
-             "the class among its labelled ones) |", "|---|---|---:|---|"]  # fmt: skip
-    for arm, per_class in result.items():
-        for name, f in per_class.items():
-            top = ", ".join(
-                f"{r['record']}: {r['false']} ({r['labelled']})" for r in f["records"][:5]
-            )
-            lines.append(f"| {arm} | {name} | {f['false']} / {f['called']} | {top} |")
-    return "\n".join(lines) + "\n"
 
 
 def markdown(result: dict) -> str:
@@ -636,22 +568,6 @@ def rule_command(probabilities: str, data_dir, split: str, json_path, md_path) -
         raise InputError(f"{probabilities}: {e} (--split {split})") from None
     result = {"split": split, "threshold": IRREGULAR, "figures": figures}
     emit_study(result, rule_markdown, json_path, md_path)
-
-
-def read_probabilities(path: str) -> dict:
-    """The arrays of a 'network --probabilities' file, or one line saying why not."""
-    import zipfile
-
-    try:
-        with np.load(path) as z:
-            kept = {k: z[k] for k in z.files}
-    except OSError as e:
-        raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None
-    except (ValueError, AttributeError, TypeError, zipfile.BadZipFile):
-        kept = {}
-    if not {"labels", "records", "labelled"} <= kept.keys():
-        raise InputError(f"{path}: not a .npz written by 'network --probabilities'")
-    return kept
 
 
 @main.command("fit")

@@ -74,7 +74,11 @@ SEEDS = (0, 1, 2)
 WEIGHT_POWER = 0.5
 
 
-def study(data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None) -> dict:
+def study(
+    data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None, probabilities: dict | None = None
+) -> dict:
+    """One tree per DS2 record (see the module docstring), per seed; ``probabilities`` as
+    ``network_study``'s (arms "tree seed S"), for ``errors``."""
     ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
     ds2 = calibrate_beats(load_beats(data_dir, "DS2"))
     held = np.isin(ds1.records, list(HOLDOUT))
@@ -85,8 +89,12 @@ def study(data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None) -> dict:
     own = calibration_stretch(ds2)  # each record's first 5 minutes: labelled, trained on
     runs, per_record = [], {}
     records = list(np.unique(ds2.records))
+    scored = ~own
+    if probabilities is not None:
+        probabilities.update(labels=y2[scored], records=ds2.records[scored],
+                             labelled=labelled_counts(ds2, own))  # fmt: skip
     for seed in seeds:
-        pred = np.full(y2.size, -1)
+        probs = np.zeros((y2.size, len(CLASSES)), np.float32)
         for record in progress(records, f"seed {seed}") if progress else records:
             mine = (ds2.records == record) & own
             booster, rounds, _ = fit_gbt(
@@ -99,9 +107,10 @@ def study(data_dir, seeds=SEEDS, weight: float = WEIGHT, progress=None) -> dict:
                 np.concatenate([np.ones(y_train.size), np.full(int(mine.sum()), weight)]),
             )
             later = (ds2.records == record) & ~own
-            pred[later] = booster.predict(x2[later], num_iteration=rounds).argmax(1)
-        scored = ~own
-        metrics = evaluate_predictions(y2[scored], pred[scored], ds2.records[scored])
+            probs[later] = booster.predict(x2[later], num_iteration=rounds)
+        if probabilities is not None:
+            probabilities[f"tree seed {seed}"] = probs[scored]
+        metrics = evaluate_predictions(y2[scored], probs[scored].argmax(1), ds2.records[scored])
         runs.append({"seed": seed, **study_figures(metrics)})
         per_record[str(seed)] = {r: m["accuracy"] for r, m in metrics["records"].items()}
     return {
@@ -475,13 +484,33 @@ def main() -> None:
     pass
 
 
+def write_probabilities(path: str, kept: dict) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **kept)
+
+
+probabilities_option = click.option(
+    "--probabilities",
+    "probabilities_path",
+    type=click.Path(dir_okay=False),
+    help="Also save every arm's class probabilities on the scored beats, with their labels "
+    "and records (.npz): rules applied after the models ('errors', 'rule') can then be "
+    "studied without training again.",
+)
+
+
 @main.command("study")
 @data_dir_option
+@probabilities_option
 @json_option("the figures")
 @md_option
-def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
+def study_command(data_dir, probabilities_path, json_path: str | None, md_path: str | None) -> None:
     """One tree per DS2 record, three seeds (see the module docstring)."""
-    emit_study(study(data_dir), markdown, json_path, md_path)
+    kept: dict | None = {} if probabilities_path else None
+    result = study(data_dir, progress=progress, probabilities=kept)
+    if probabilities_path:
+        write_probabilities(probabilities_path, kept)
+    emit_study(result, markdown, json_path, md_path)
 
 
 @main.command("network")
@@ -504,14 +533,7 @@ def study_command(data_dir, json_path: str | None, md_path: str | None) -> None:
     "--int8", is_flag=True, help="Also convert each patient's network to int8 and score it."
 )
 @click.option("--seed", "seeds", type=int, multiple=True, help="Seeds (repeat) [default: 0].")
-@click.option(
-    "--probabilities",
-    "probabilities_path",
-    type=click.Path(dir_okay=False),
-    help="Also save every arm's class probabilities on the scored beats, with their labels "
-    "and records (.npz): rules applied after the network can then be studied without "
-    "fine-tuning again.",
-)
+@probabilities_option
 @json_option("the figures")
 @md_option
 def network_command(
@@ -527,8 +549,7 @@ def network_command(
     if all_recipes:
         result["chosen"] = choose(result)
     if probabilities_path:
-        with atomic_path(probabilities_path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(f, **kept)
+        write_probabilities(probabilities_path, kept)
     emit_study(result, network_markdown, json_path, md_path)
 
 

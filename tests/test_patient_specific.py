@@ -215,7 +215,7 @@ def test_the_rule_refuses_probabilities_of_another_split(data_dir, tmp_path):
     from train.patient_specific import main
 
     fake = tmp_path / "p.npz"
-    np.savez(fake, labels=np.zeros(10, int), records=np.full(10, "101"),
+    np.savez(fake, split=np.array("DS2"), labels=np.zeros(10, int), records=np.full(10, "101"),
              labelled=np.zeros((1, 5), int), untuned=np.eye(5)[np.zeros(10, int)])  # fmt: skip
     r = CliRunner().invoke(main, ["rule", str(fake), "--data-dir", str(data_dir)])
     assert r.exit_code == 2 and "Traceback" not in r.output

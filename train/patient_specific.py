@@ -91,8 +91,7 @@ def study(
     records = list(np.unique(ds2.records))
     scored = ~own
     if probabilities is not None:
-        probabilities.update(labels=y2[scored], records=ds2.records[scored],
-                             labelled=labelled_counts(ds2, own))  # fmt: skip
+        probabilities.update(scored_beats("DS2", ds2, own))
     for seed in seeds:
         probs = np.zeros((y2.size, len(CLASSES)), np.float32)
         for record in progress(records, f"seed {seed}") if progress else records:
@@ -366,7 +365,8 @@ def network_study(
 
     from edge_ecg.interpreter import TFLiteModel
 
-    ds1, target = split_beats(data_dir, split)
+    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
+    target = split_beats(data_dir, split, ds1)
     replay = ds1.where(~np.isin(ds1.records, list(HOLDOUT)))
     own = calibration_stretch(target)
     net = keras.saving.load_model(model, safe_mode=True)
@@ -386,8 +386,7 @@ def network_study(
             probabilities[arm] = probs[scored]
 
     if probabilities is not None:
-        probabilities.update(labels=target.labels[scored], records=target.records[scored],
-                             labelled=labelled_counts(target, own))  # fmt: skip
+        probabilities.update(scored_beats(split, target, own))
     result["figures"] = {"untuned": figures(untuned)}
     keep("untuned", untuned)
     runs: dict[str, list[dict]] = {}
@@ -415,18 +414,32 @@ def network_study(
     return result
 
 
-def split_beats(data_dir, split: str) -> tuple[BeatSet, BeatSet]:
-    """The calibrated DS1 beats and those of ``split`` ("holdout": the six DS1 hold-out
-    records, else a split's name), every beat of each record, in order."""
-    ds1 = calibrate_beats(load_beats(data_dir, "DS1"))
-    if split == "holdout":
-        return ds1, ds1.where(np.isin(ds1.records, list(HOLDOUT)))
-    return ds1, calibrate_beats(load_beats(data_dir, split))
+def split_beats(data_dir, split: str, ds1: BeatSet | None = None) -> BeatSet:
+    """The calibrated beats of ``split`` ("holdout": the six DS1 hold-out records, taken
+    from ``ds1``, the calibrated DS1 beats, when given; else a split's name), every beat of
+    each record, in order."""
+    if split != "holdout":
+        return calibrate_beats(load_beats(data_dir, split))
+    ds1 = ds1 if ds1 is not None else calibrate_beats(load_beats(data_dir, "DS1"))
+    return ds1.where(np.isin(ds1.records, list(HOLDOUT)))
 
 
 def predict(net, beats: BeatSet) -> np.ndarray:
     """Class probabilities of ``net`` on ``beats``."""
     return net.predict([beats.windows, beats.rr], batch_size=1024, verbose=0)
+
+
+def scored_beats(split: str, target: BeatSet, own: np.ndarray) -> dict[str, np.ndarray]:
+    """What a probabilities file holds beside the arms (``posthoc.BEATS``): the split, the
+    labels and records of the beats scored (after ``own``, the labelled minutes) and each
+    record's labelled-minute class counts."""
+    scored = ~own
+    return {
+        "split": np.array(split),
+        "labels": target.labels[scored],
+        "records": target.records[scored],
+        "labelled": labelled_counts(target, own),
+    }
 
 
 def labelled_counts(target: BeatSet, own: np.ndarray) -> np.ndarray:
@@ -567,26 +580,19 @@ def errors_command(probabilities: str, json_path: str | None, md_path: str | Non
 @main.command("rule")
 @click.argument("probabilities", type=click.Path(dir_okay=False))
 @data_dir_option
-@click.option(
-    "--split",
-    type=click.Choice(["DS2", "holdout"]),
-    default="DS2",
-    show_default=True,
-    help="The split 'network' was run on.",
-)
 @json_option("the figures")
 @md_option
-def rule_command(probabilities: str, data_dir, split: str, json_path, md_path) -> None:
+def rule_command(probabilities: str, data_dir, json_path, md_path) -> None:
     """Every arm of a 'network --probabilities' file without and with the runtime's rhythm
     rule (edge-ecg classify --rhythm-rule)."""
     from edge_ecg.rhythm import IRREGULAR
 
     kept = read_probabilities(probabilities)
-    _, target = split_beats(data_dir, split)
+    split = str(kept["split"])
     try:
-        figures = with_rhythm_rule(kept, target, IRREGULAR)
+        figures = with_rhythm_rule(kept, split_beats(data_dir, split), IRREGULAR)
     except InputError as e:
-        raise InputError(f"{probabilities}: {e} (--split {split})") from None
+        raise InputError(f"{probabilities}: {e} (its split: {split})") from None
     result = {"split": split, "threshold": IRREGULAR, "figures": figures}
     emit_study(result, rule_markdown, json_path, md_path)
 

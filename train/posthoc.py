@@ -15,8 +15,9 @@ from edge_ecg.spec import CLASSES
 from .beatset import BeatSet
 from .patient_adaptive import calibration_stretch
 
-#: The arrays a probabilities file holds besides one per arm.
-BEATS = ("labels", "records", "labelled")
+#: The arrays a probabilities file holds besides one per arm: the split its beats are from,
+#: and their labels, records and each record's labelled-minute class counts.
+BEATS = ("split", "labels", "records", "labelled")
 #: The figures of the rule table: (headline figure, decimals).
 COLUMNS = (("accuracy", 2), ("macro_f1", 1), ("S_se", 1), ("S_ppv", 1), ("V_se", 1),
            ("V_ppv", 1))  # fmt: skip
